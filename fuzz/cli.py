@@ -1,0 +1,136 @@
+"""The `ptocheck` command line.
+
+Every user-facing error is a `PtocheckError`: printed as one line (what, where, what to do) with exit
+code 2, never a traceback. A violation exits 1; a clean run exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from model.builders import BUILTIN_SCENARIOS, DEFAULT_EXPLORE_SCENARIOS
+from model.errors import PtocheckError, ScenarioError
+from model.explorer import ExploreResult, explore
+from model.report import format_violation
+from model.scenario import Scenario, dump_scenario, load_scenario
+from model.trb_model import TrbModel
+
+EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _resolve(spec: str) -> tuple[Scenario, str]:
+    """A built-in scenario name or a path to a scenario JSON file; returns it and how to name it again."""
+    if spec in BUILTIN_SCENARIOS:
+        return BUILTIN_SCENARIOS[spec](), spec
+    path = Path(spec)
+    if path.suffix == ".json" or path.exists():
+        return load_scenario(path), str(path)
+    known = ", ".join(sorted(BUILTIN_SCENARIOS))
+    raise ScenarioError(f"no built-in scenario or file named {spec!r}", "scenario", f"built-ins: {known}")
+
+
+def _outcome_text(model: TrbModel, result: ExploreResult[object, object]) -> str:
+    expected = model.scenario.expected
+    if result.violations:
+        return "VIOLATION"
+    reach = "every run" if result.complete else "every run explored"
+    if expected.fatal is None:
+        return f"{reach} ends with all {model.ntasks} tasks consumed"
+    return f"{reach} ends in the expected {expected.label}"
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    names = args.scenarios or list(DEFAULT_EXPLORE_SCENARIOS)
+    resolved = [_resolve(n) for n in names]  # reject bad input before any work starts
+    worst = EXIT_OK
+    for scenario, handle in resolved:
+        model = TrbModel(scenario)
+        started = time.perf_counter()
+        result = explore(model, max_states=args.max_states, max_depth=args.max_depth)
+        seconds = time.perf_counter() - started
+        scaled = scenario.config.constants.scaled()
+        line = {
+            "scenario": scenario.name,
+            "states": result.states,
+            "transitions": result.transitions,
+            "result": result.bounds_text(),
+            "seconds": round(seconds, 2),
+            "outcome": _outcome_text(model, result),  # type: ignore[arg-type]
+            "unwitnessed": list(result.unwitnessed),
+            "scaled_constants": {k: {"default": d, "value": v} for k, (d, v) in scaled.items()},
+            "violations": [v.property_name for v in result.violations],
+        }
+        if args.json:
+            print(json.dumps(line, sort_keys=True))
+        else:
+            print(
+                f"{scenario.name}: {result.states} states, {result.bounds_text()}, {seconds:.1f}s; "
+                f"{line['outcome']}"
+                + ("" if result.complete else " (no violation within bounds)" if not result.violations else "")
+            )
+            if scaled:
+                print("  scaled constants: " + ", ".join(f"{k}={v} (C++ {d})" for k, (d, v) in scaled.items()))
+            if result.unwitnessed and result.complete:
+                print("  never witnessed: " + ", ".join(result.unwitnessed))
+        for violation in result.violations:
+            worst = EXIT_VIOLATION
+            if not args.json:
+                print(
+                    format_violation(
+                        model,
+                        violation,
+                        engine="exhaustive BFS (reference model)",
+                        bounds=result.bounds_text(),
+                        replay_command=f"ptocheck explore {handle}",
+                    )
+                )
+    return worst
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    if args.name:
+        scenario, _ = _resolve(args.name)
+        sys.stdout.write(dump_scenario(scenario))
+        return EXIT_OK
+    for name in sorted(BUILTIN_SCENARIOS):
+        s = BUILTIN_SCENARIOS[name]()
+        print(f"{name:28s} {len(s.tasks()):4d} tasks  expected {s.expected.label}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ptocheck", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("explore", help="exhaustively explore the reference model on scenarios")
+    p.add_argument("scenarios", nargs="*", help="built-in names or scenario JSON files (default: the built-in defaults)")
+    p.add_argument("--max-states", type=int, default=None, help="stop after this many distinct states")
+    p.add_argument("--max-depth", type=int, default=None, help="explore at most this many steps deep")
+    p.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    p.set_defaults(func=cmd_explore)
+    p = sub.add_parser("scenarios", help="list the built-in scenarios, or print one as JSON")
+    p.add_argument("name", nargs="?", help="a built-in name or a scenario file to print")
+    p.set_defaults(func=cmd_scenarios)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except PtocheckError as e:
+        print(f"ptocheck: error: {e.render()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("ptocheck: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
