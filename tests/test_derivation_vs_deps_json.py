@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import TRACES_DIR, all_deps_json
+from tests.conftest import TRACES_DIR, all_deps_json
 
 from model.dependencies import derive_all_edges
 from model.errors import TraceError
