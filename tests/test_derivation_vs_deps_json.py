@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.conftest import TRACES_DIR, all_deps_json
 
 from model.dependencies import derive_all_edges
 from model.errors import TraceError
@@ -38,6 +37,7 @@ from properties.trace_scenario import (
     trace_row_multiset,
 )
 from runtime.traces.deps_json import TaskId, parse_deps_json, read_deps_json
+from tests.conftest import TRACES_DIR, all_deps_json
 
 # Traces that cannot be matched exactly, with the precise reason (none at simpler 6ebaf7715).
 KNOWN_GAPS: dict[str, str] = {}
