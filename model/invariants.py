@@ -172,7 +172,7 @@ def model_properties(model: TrbModel) -> Iterator[Property[State]]:
 
     def consumed_only_when_released(s: State) -> bool:
         for tt in s[m.S_TASKS]:
-            if tt[m.T_ST] == m.CONSUMED and (tt[m.T_RC] != tt[m.T_FC] or not tt[m.T_RSCOPE]) and tt[m.T_FC] >= 0:
+            if tt[m.T_ST] == m.CONSUMED and (tt[m.T_RC] != tt[m.T_FC] or not tt[m.T_RSCOPE]):
                 return False
         return True
 

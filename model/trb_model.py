@@ -324,7 +324,7 @@ class TrbModel:
         ct = tasks[consumer]
         ct = _set(ct, T_FRC, ct[T_FRC] + 1)
         if ct[T_FRC] == ct[T_FCOUNT]:
-            ct = self._route_ready(ct, consumer, ready, claim=True)
+            ct = self._route_ready(ct, consumer, ready)
         tasks[consumer] = ct
 
     def _notify_all(self, tasks: list[Any], p: int, ready: list[Any]) -> None:
@@ -337,7 +337,7 @@ class TrbModel:
         # impossible (wiring counts a COMPLETED producer instead, INV-F3), so the list is the snapshot.
         return _set(tt, T_ST, COMPLETED)
 
-    def _route_ready(self, ct: Any, c: int, ready: list[Any], *, claim: bool) -> Any:
+    def _route_ready(self, ct: Any, c: int, ready: list[Any]) -> Any:
         """route_ready_once / push_ready_routed: push by shape; a full queue silently drops (spec §1.9)."""
         if ct[T_FLAGS] & F_READY:
             return ct  # READY_CLAIMED already set: another router won the CAS
@@ -665,7 +665,7 @@ class TrbModel:
         if not edges:  # (a) no edges
             ct = _set(_set(ct, T_FCOUNT, 1), T_FRC, 1)
             ct = _set(ct, T_DMARK, rings[r][R_DTOP])
-            tasks[t] = self._route_ready(ct, t, ready, claim=False)
+            tasks[t] = self._route_ready(ct, t, ready)
             s[S_TASKS], s[S_READY] = tuple(tasks), tuple(ready)
             return action, self._goto(s, s[S_PC] + 1)
         nwait = sum(1 for e in edges if e[1] & WAIT)
@@ -678,7 +678,7 @@ class TrbModel:
                     else:
                         tasks[p] = _release(tasks[p])
             ct = _set(ct, T_DMARK, rings[r][R_DTOP])
-            tasks[t] = self._route_ready(ct, t, ready, claim=False)
+            tasks[t] = self._route_ready(ct, t, ready)
             s[S_TASKS], s[S_READY] = tuple(tasks), tuple(ready)
             return action, self._goto(s, s[S_PC] + 1)
         # (c) dep_pool.ensure_space(ring, wfanin, oldest_open) then wire_fanin_task
@@ -752,7 +752,7 @@ class TrbModel:
         ct = _set(ct, T_DMARK, s[S_RINGS][r][R_DTOP])
         ready = list(s[S_READY])
         if ct[T_FRC] >= ct[T_FCOUNT]:
-            ct = self._route_ready(ct, t, ready, claim=True)
+            ct = self._route_ready(ct, t, ready)
         tasks[t] = ct
         s[S_TASKS], s[S_READY] = tuple(tasks), tuple(ready)
         return self._goto(s, s[S_PC] + 1)
