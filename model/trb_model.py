@@ -37,7 +37,7 @@ from model.program import (
     ProgramInfo,
 )
 from model.protocol import Property
-from model.scenario import NUM_RINGS, FatalCode, Scenario, ScopeMode, Shape
+from model.scenario import NUM_RINGS, FatalCode, Scenario, ScopeMode, Shape, Submit
 
 # ---- task status (PTO2TaskState plus "not yet submitted") ----
 NONE, PENDING, COMPLETED, CONSUMED = 0, 1, 2, 3
@@ -117,6 +117,10 @@ class TrbModel:
         self.ntasks = len(self.info.tasks)
         self.core_capacity = (cfg.clusters, 2 * cfg.clusters)
         self.queue_capacity = self.consts.ready_queue_capacity
+        # AIC subtasks per block of each task (a MIX block takes one AIC core when its aic kernel is set)
+        self.mix_aic_per_block = tuple(
+            1 if isinstance(op, Submit) and op.kernel_ids[0] >= 0 else 0 for op in scenario.tasks()
+        )
         # A notification only adds to a consumer's refcount and may push it; it commutes with every
         # other action unless pushes can hit a full queue (then the order decides which push drops).
         # So when no queue can fill, completion notifies its whole snapshot in one action (Lipton
@@ -289,17 +293,13 @@ class TrbModel:
             ready[q] = _without(ready[q], t)  # every block claimed: the queue entry is spent
         cores = list(state[S_CORES])
         if info.shape is Shape.MIX:
-            n_aic = 1 if self._kernel_active(t, 0) else 0
+            n_aic = self.mix_aic_per_block[t]
             n_aiv = info.subtasks // info.block_num - n_aic
             cores[C_AIC] = _insert_sorted(cores[C_AIC], t, n_aic)
             cores[C_AIV] = _insert_sorted(cores[C_AIV], t, n_aiv)
         else:
             cores[ctype] = _insert_sorted(cores[ctype], t, 1)
         return self._with(state, tasks=tuple(tasks), ready=tuple(ready), cores=tuple(cores))
-
-    def _kernel_active(self, t: int, subslot: int) -> bool:
-        op = self.scenario.tasks()[t]
-        return getattr(op, "kernel_ids", (-1, -1, -1))[subslot] >= 0
 
     def _complete(self, state: State, tasks: list[Any], t: int, ctype: int) -> State:
         cores = list(state[S_CORES])
