@@ -7,11 +7,14 @@ code 2, never a traceback. A violation exits 1; a clean run exits 0.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import pkgutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from model.builders import BUILTIN_SCENARIOS, DEFAULT_EXPLORE_SCENARIOS
 from model.errors import PtocheckError, ScenarioError
@@ -122,7 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenarios", help="list the built-in scenarios, or print one as JSON")
     p.add_argument("name", nargs="?", help="a built-in name or a scenario file to print")
     p.set_defaults(func=cmd_scenarios)
+    for module in _command_modules():
+        module.register(sub)
     return parser
+
+
+def _command_modules() -> list[ModuleType]:
+    """Every `fuzz/cmd_*.py` contributes its subcommands through `register(subparsers)`, in name order."""
+    import fuzz
+
+    names = sorted(m.name for m in pkgutil.iter_modules(fuzz.__path__) if m.name.startswith("cmd_"))
+    return [importlib.import_module(f"fuzz.{name}") for name in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PtocheckError as e:
         print(f"ptocheck: error: {e.render()}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("ptocheck: interrupted", file=sys.stderr)
         return 130

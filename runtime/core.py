@@ -1,0 +1,290 @@
+"""The vocabulary of the step-level port: shared memory cells, atomic operations, threads.
+
+A thread of the port is a Python generator. It *announces* its next atomic shared-memory operation by
+yielding an `Op`; when the scheduler picks the thread, the generator is resumed and the code between
+that `yield` and the next one performs exactly the announced operation (one load, one store, one CAS,
+one fetch-add, one lock acquisition, or one block of C++ that runs under a lock already held). So every
+interleaving point of the C++ is a `yield`, and a scheduler decides every interleaving.
+
+Spin-waits are not busy steps: an op with a `guard` is runnable only while `guard()` is true (the thread
+blocks until a location it reads changes). An op with a `backstop` names a time-based timeout of the C++
+(the 500 ms allocation backstop, the scheduler watchdog, the tensor-data wait limit); the executor offers
+it only when nothing else can run, and resumes the generator with `False` (timed out) instead of `True`.
+
+Everything a thread keeps across steps is either a plain value in a generator local (int, bool, str,
+None, or tuples of those) or lives in the system's own state, which `System.fingerprint()` covers; that
+is what makes `thread_position` plus the fingerprint an exact state key for stateful search.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Generator, Hashable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+# The simpler commit the port mirrors; every `Cite` refers to it.
+PINNED_COMMIT = "6ebaf77156313aaeb5c9457c57b16c45b84ae7e8"
+SIMPLER_REPO = "hw-native-sys/simpler"
+
+
+class Order(IntEnum):
+    """The C++ memory order of an access (PLAIN = not an atomic)."""
+
+    PLAIN = 0
+    RELAXED = 1
+    ACQUIRE = 2
+    RELEASE = 3
+    ACQ_REL = 4
+    SEQ_CST = 5
+
+
+ORDER_NAMES = ("plain", "rlx", "acq", "rel", "acq_rel", "seq_cst")
+
+
+class OpKind(IntEnum):
+    LOAD = 0
+    STORE = 1
+    CAS = 2
+    FETCH_ADD = 3
+    EXCHANGE = 4
+    TRY_LOCK = 5
+    LOCK = 6
+    UNLOCK = 7
+    PUSH = 8
+    POP = 9
+    LOCKED = 10  # a block of the C++ that runs entirely under a lock the thread holds
+    FENCE = 11
+    LOCAL = 12  # thread-private work that another thread can observe only through later ops
+    CORE = 13  # an AICore register access or kernel boundary
+
+
+@dataclass(frozen=True, slots=True)
+class Cite:
+    """Where the step comes from: a file of hw-native-sys/simpler at PINNED_COMMIT and a C++ function."""
+
+    file: str
+    function: str
+
+    def text(self) -> str:
+        return f"{self.function} ({self.file})"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One announced atomic step: what it does, where it comes from, what it touches."""
+
+    kind: OpKind
+    what: str
+    cite: Cite
+    reads: tuple[int, ...] = ()
+    writes: tuple[int, ...] = ()
+    order: Order = Order.RELAXED
+    guard: Callable[[], bool] | None = None
+    backstop: str | None = None
+
+
+ThreadBody = Generator[Op, bool, None]
+
+
+class Memory:
+    """Shared memory as a flat list of integer cells with names (for traces and footprints)."""
+
+    __slots__ = ("cells", "names")
+
+    def __init__(self) -> None:
+        self.cells: list[int] = []
+        self.names: list[str] = []
+
+    def alloc(self, name: str, count: int = 1, init: int = 0) -> int:
+        """Reserve `count` cells named `name` (or `name[i]`); returns the first cell's index."""
+        base = len(self.cells)
+        self.cells.extend([init] * count)
+        if count == 1:
+            self.names.append(name)
+        else:
+            self.names.extend(f"{name}[{i}]" for i in range(count))
+        return base
+
+    def snapshot(self) -> tuple[int, ...]:
+        return tuple(self.cells)
+
+    def restore(self, snap: Sequence[int]) -> None:
+        self.cells[:] = snap
+
+
+class Static:
+    """Base of objects a thread may hold in a local that are not thread state (memory, config, tables).
+
+    `thread_position` skips them: they are either immutable or covered by `System.fingerprint()`.
+    """
+
+    __slots__ = ()
+
+
+_PLAIN = (int, bool, str, float, type(None))
+
+
+def _plain_value(name: str, value: object) -> Hashable:
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_plain_value(name, v) for v in value)
+    if isinstance(value, IntEnum):
+        return int(value)
+    if isinstance(value, Static | Op | types.FunctionType | types.MethodType | types.ModuleType | type):
+        return None
+    fp = getattr(value, "fingerprint", None)
+    if callable(fp):
+        result: Hashable = fp()
+        return result
+    raise TypeError(
+        f"thread local {name!r} holds a {type(value).__name__}: keep cross-step thread state in plain "
+        "values or in the system state covered by fingerprint()"
+    )
+
+
+def thread_position(gen: ThreadBody) -> Hashable:
+    """Where a suspended generator is and what it holds: (code, offset, plain locals) down the yield-from chain."""
+    out: list[Hashable] = []
+    g: object = gen
+    while isinstance(g, types.GeneratorType):
+        frame = g.gi_frame
+        if frame is None:
+            out.append("finished")
+            break
+        local_values = tuple(
+            (k, _plain_value(k, v)) for k, v in sorted(frame.f_locals.items()) if k != "self"
+        )
+        out.append((g.gi_code.co_qualname, frame.f_lasti, local_values))
+        g = g.gi_yieldfrom
+    return tuple(out)
+
+
+class System(Protocol):
+    """A port instance built from a scenario: its shared memory, its threads, and what 'done' means."""
+
+    mem: Memory
+
+    def threads(self) -> list[tuple[str, str, ThreadBody]]:
+        """(name, role, body) of every thread, in a fixed order; called once, before the first step."""
+        ...
+
+    def fingerprint(self) -> Hashable:
+        """Everything the threads share or keep outside generator locals (memory cells included)."""
+        ...
+
+    def work_left(self) -> str | None:
+        """None when the run reached its goal (e.g. every task consumed, or the expected fatal); else why not."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A property an observer found violated at a step (or at the end of the run)."""
+
+    property_id: str
+    message: str
+    step: int
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """One executed step of a run."""
+
+    index: int
+    tid: int
+    op: Op
+    fired_backstop: bool = False
+
+
+class Observer(Protocol):
+    """Checks a run as it goes; returns a Failure to stop the run."""
+
+    def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None: ...
+
+    def at_end(self, ex: Executor, outcome: str) -> Failure | None: ...
+
+
+@dataclass(slots=True)
+class ThreadSlot:
+    tid: int
+    name: str
+    role: str
+    body: ThreadBody
+    op: Op | None  # the announced next step; None once the generator returned
+
+
+@dataclass(slots=True)
+class Executor:
+    """Runs one execution of a System one step at a time; the caller (an engine) picks each thread."""
+
+    system: System
+    slots: list[ThreadSlot] = field(default_factory=list)
+    steps: int = 0
+
+    def __post_init__(self) -> None:
+        for tid, (name, role, body) in enumerate(self.system.threads()):
+            self.slots.append(ThreadSlot(tid, name, role, body, _first_op(body)))
+
+    def runnable(self) -> list[int]:
+        """Threads whose next op can run now, in thread order."""
+        out = []
+        for s in self.slots:
+            op = s.op
+            if op is not None and (op.guard is None or op.guard()):
+                out.append(s.tid)
+        return out
+
+    def backstops(self) -> list[int]:
+        """Threads whose blocked op has a time-based backstop (offered only when nothing is runnable)."""
+        return [s.tid for s in self.slots if s.op is not None and s.op.backstop is not None]
+
+    def choices(self) -> tuple[list[int], bool]:
+        """The threads a scheduler may pick now, and whether picking one fires its backstop."""
+        run = self.runnable()
+        if run:
+            return run, False
+        return self.backstops(), True
+
+    def finished(self) -> bool:
+        return all(s.op is None for s in self.slots)
+
+    def step(self, tid: int, fire_backstop: bool = False) -> StepRecord:
+        slot = self.slots[tid]
+        op = slot.op
+        assert op is not None, f"thread {slot.name} has finished"
+        rec = StepRecord(self.steps, tid, op, fire_backstop)
+        self.steps += 1
+        try:
+            slot.op = slot.body.send(not fire_backstop)
+        except StopIteration:
+            slot.op = None
+        return rec
+
+    def state_key(self) -> Hashable:
+        """An exact key of the global state: system state plus every thread's position."""
+        return (
+            self.system.fingerprint(),
+            tuple(thread_position(s.body) if s.op is not None else None for s in self.slots),
+        )
+
+    def describe_threads(self) -> list[str]:
+        """One line per thread: its name and what it is doing or waiting for (for deadlock reports)."""
+        lines = []
+        for s in self.slots:
+            if s.op is None:
+                lines.append(f"{s.name}: finished")
+                continue
+            blocked = s.op.guard is not None and not s.op.guard()
+            state = "blocked on" if blocked else "ready to"
+            lines.append(f"{s.name}: {state} {s.op.what}  [{s.op.cite.text()}]")
+        return lines
+
+
+def _first_op(body: ThreadBody) -> Op | None:
+    try:
+        return next(body)
+    except StopIteration:
+        return None
