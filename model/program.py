@@ -211,11 +211,11 @@ class ProgramInfo:
     def _view(self, region: Region) -> View:
         buf = self.buffers[region.buffer]
         dtype = region.dtype or buf.dtype
-        numel = buf.numel
+        nbytes = buf.numel * DTYPE_BYTES[buf.dtype]
         if not buf.external:  # a runtime-created buffer's size is its PTO2_PACKED_OUTPUT_ALIGN-rounded size
-            esize = DTYPE_BYTES[buf.dtype]
-            numel = align_up(numel * esize, self.scenario.config.constants.output_align) // esize
-        return View(region.offset, region.shape, region.strides, dtype, region.version, numel)
+            nbytes = align_up(nbytes, self.scenario.config.constants.output_align)
+        # The view's element count is in the view's own dtype (a region may reinterpret its buffer).
+        return View(region.offset, region.shape, region.strides, dtype, region.version, nbytes // DTYPE_BYTES[dtype])
 
     def overlap(self, consumer: int, consumer_arg: int, producer: int, producer_arg: int) -> Overlap:
         """Overlap class of a consumer's argument against a registered producer argument (cached)."""
