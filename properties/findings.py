@@ -7,16 +7,15 @@ Random tests and campaigns fail on any signature not in this registry.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from model.errors import PtocheckError
-from model.scenario import Scenario, parse_scenario
-from model.trb_model import TrbModel
+from model.scenario import Scenario
+from properties.artifacts import load_artifact
+from properties.replay import replay_model_path
 
-ARTIFACT_FORMAT_VERSION = 1
+__all__ = ["FINDINGS", "Finding", "load_model_artifact", "replay_model_path"]
 
 
 @dataclass(frozen=True)
@@ -61,41 +60,9 @@ FINDINGS: tuple[Finding, ...] = (
 )
 
 
-def save_model_artifact(path: Path, scenario_json: str, actions: list[tuple[int, int, int]], finding: str) -> None:
-    doc = {
-        "ptocheck_artifact": ARTIFACT_FORMAT_VERSION,
-        "kind": "model-path",
-        "finding": finding,
-        "scenario": json.loads(scenario_json),
-        "actions": [list(a) for a in actions],
-    }
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def load_model_artifact(path: Path) -> tuple[Scenario, list[tuple[int, int, int]], str]:
-    try:
-        doc: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise PtocheckError(f"cannot read artifact: {e}", str(path)) from None
-    if not isinstance(doc, dict) or doc.get("ptocheck_artifact") != ARTIFACT_FORMAT_VERSION:
-        raise PtocheckError("not a ptocheck artifact of a supported version", str(path))
-    scenario = parse_scenario(json.dumps(doc["scenario"]), f"{path}: scenario")
-    actions: list[tuple[int, int, int]] = [(int(a[0]), int(a[1]), int(a[2])) for a in doc["actions"]]
-    return scenario, actions, str(doc["finding"])
-
-
-def replay_model_path(model: TrbModel, actions: list[tuple[int, int, int]]) -> list[Any]:
-    """Strict replay: every action must be enabled where the path says; returns the visited states."""
-    state = model.initial_states()[0]
-    states = [state]
-    for step, action in enumerate(actions, 1):
-        enabled = model.actions(state)
-        if action not in enabled:
-            raise PtocheckError(
-                f"replay diverged: {model.format_action(action)} is not enabled",
-                f"step {step}",
-                "enabled: " + "; ".join(model.format_action(a) for a in enabled),
-            )
-        state = model.next_state(state, action)
-        states.append(state)
-    return states
+    """A `model-path` artifact's scenario, action path and finding id."""
+    artifact = load_artifact(path)
+    if artifact.kind != "model-path":
+        raise PtocheckError(f"expected a model-path artifact, got {artifact.kind!r}", str(path), "replay it with `ptocheck replay`")
+    return artifact.scenario, list(artifact.actions), artifact.finding or ""

@@ -1,0 +1,36 @@
+"""`ptocheck replay ARTIFACT`: strict re-execution of a saved counterexample."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from model.errors import PtocheckError
+from properties.artifacts import load_artifact
+from properties.replay import replay_model_artifact
+
+EXIT_OK, EXIT_VIOLATION = 0, 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    path = Path(args.artifact)
+    artifact = load_artifact(path)
+    command = f"ptocheck replay {path}"
+    if artifact.kind == "model-path":
+        outcome = replay_model_artifact(artifact, command)
+    else:
+        raise PtocheckError(
+            f"replay of {artifact.kind!r} artifacts is not available in this build",
+            str(path),
+            "replay it with a ptocheck that includes the step-level port",
+        )
+    if artifact.finding:
+        print(f"registered finding: {artifact.finding}")
+    print(outcome.report, end="")
+    return EXIT_VIOLATION if outcome.reproduced else EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("replay", help="re-execute a saved counterexample artifact exactly")
+    p.add_argument("artifact", help="an artifact JSON file written by ptocheck")
+    p.set_defaults(func=cmd_replay)
