@@ -364,6 +364,12 @@ class TrbModel:
 
     # ------------------------------------------------------------------ the orchestrator
 
+    def orchestrator_step(self, state: State) -> Action | Blocked | None:
+        """The orchestrator's next step in `state`, exactly as `actions` offers it: an action, why it is
+        blocked, or None once it is done. Lets a replay of an observed run advance the orchestrator
+        without computing every scheduler action."""
+        return self._orch(state)
+
     def _orch(self, state: State) -> Action | Blocked | None:
         """The orchestrator's next step: an action (its successor is cached), a Blocked, or None (done)."""
         cached = self._orch_cache

@@ -483,11 +483,12 @@ def trace_row_multiset(graph: DepsGraph, sources: tuple[str, ...] | None = None)
     )
 
 
-def derivation_mismatches(info: ProgramInfo, graph: DepsGraph) -> list[str]:
+def derivation_mismatches(info: ProgramInfo, graph: DepsGraph, rows: list[EdgeRow] | None = None) -> list[str]:
     """Every difference between the model's derivation for `info` and the recorded `graph`: unique
     (pred, succ) with OR-ed flags, the TensorMap rows (pred, succ, arg, overlap) as a multiset, and every
-    row as dep_gen would write it. Empty when they agree."""
-    rows = derive_all_edges(info)
+    row as dep_gen would write it. Empty when they agree. `rows`: the derivation, if already computed in
+    `derive_all_edges` order (default: `derive_all_edges(info)`)."""
+    rows = derive_all_edges(info) if rows is None else rows
     problems: list[str] = []
     model_unique = derived_unique_edges(info, rows)
     real_unique = graph.unique_edges()
