@@ -18,7 +18,7 @@ from types import ModuleType
 
 from model.builders import BUILTIN_SCENARIOS, DEFAULT_EXPLORE_SCENARIOS
 from model.errors import PtocheckError, ScenarioError
-from model.explorer import ExploreResult, explore
+from model.explorer import REDUCTIONS, ExploreResult, explore, supported_reduction
 from model.report import format_violation
 from model.scenario import Scenario, dump_scenario, load_scenario
 from model.trb_model import TrbModel
@@ -56,8 +56,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     for scenario, handle in resolved:
         model = TrbModel(scenario)
+        reduction = supported_reduction(model) if args.reduction == "auto" else args.reduction
         started = time.perf_counter()
-        result = explore(model, max_states=args.max_states or None, max_depth=args.max_depth)
+        result = explore(
+            model, max_states=args.max_states or None, max_depth=args.max_depth, reduction=reduction
+        )
         seconds = time.perf_counter() - started
         scaled = scenario.config.constants.scaled()
         line = {
@@ -65,6 +68,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             "states": result.states,
             "transitions": result.transitions,
             "result": result.bounds_text(),
+            "reduction": result.reduction,
             "seconds": round(seconds, 2),
             "outcome": _outcome_text(model, result),  # type: ignore[arg-type]
             "unwitnessed": list(result.unwitnessed),
@@ -75,8 +79,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
             print(json.dumps(line, sort_keys=True))
         else:
             print(
-                f"{scenario.name}: {result.states} states, {result.bounds_text()}, {seconds:.1f}s; "
-                f"{line['outcome']}"
+                f"{scenario.name}: {result.states} states, {result.bounds_text()}, {seconds:.1f}s, "
+                f"reduction {result.reduction}; {line['outcome']}"
             )
             if scaled:
                 print("  scaled constants: " + ", ".join(f"{k}={v} (C++ {d})" for k, (d, v) in scaled.items()))
@@ -89,7 +93,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
                     format_violation(
                         model,
                         violation,
-                        engine="exhaustive BFS (reference model)",
+                        engine=f"exhaustive BFS (reference model, reduction {result.reduction})",
                         bounds=result.bounds_text(),
                         replay_command=f"ptocheck explore {handle}",
                     )
@@ -120,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"stop after this many distinct states (default {DEFAULT_MAX_STATES:,}; 0 = no bound)",
     )
     p.add_argument("--max-depth", type=int, default=None, help="explore at most this many steps deep")
+    p.add_argument(
+        "--reduction",
+        choices=("auto", *REDUCTIONS),
+        default="auto",
+        help="state-space reduction (exact for every checked property; see model/explorer.py); "
+        "auto = the strongest the model offers, none = plain exhaustive search",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per scenario")
     p.set_defaults(func=cmd_explore)
     p = sub.add_parser("scenarios", help="list the built-in scenarios, or print one as JSON")

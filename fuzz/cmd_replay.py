@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from model.errors import PtocheckError
 from properties.artifacts import load_artifact
-from properties.replay import replay_model_artifact
+from properties.replay import replay_model_artifact, replay_port_artifact
 
 EXIT_OK, EXIT_VIOLATION = 0, 1
 
@@ -19,11 +18,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if artifact.kind == "model-path":
         outcome = replay_model_artifact(artifact, command)
     else:
-        raise PtocheckError(
-            f"replay of {artifact.kind!r} artifacts is not available in this build",
-            str(path),
-            "replay it with a ptocheck that includes the step-level port",
-        )
+        outcome = replay_port_artifact(artifact, command, full_trace=args.full)
     if artifact.finding:
         print(f"registered finding: {artifact.finding}")
     print(outcome.report, end="")
@@ -33,4 +28,5 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("replay", help="re-execute a saved counterexample artifact exactly")
     p.add_argument("artifact", help="an artifact JSON file written by ptocheck")
+    p.add_argument("--full", action="store_true", help="port runs: print every step, not only the last ones")
     p.set_defaults(func=cmd_replay)

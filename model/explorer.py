@@ -9,10 +9,50 @@ Storage: the states are kept in discovery order in one list that doubles as the 
 each state object (exact, no fingerprint collisions) to its position, and two parallel arrays hold the
 parent position (a compact `array`) and the action that discovered it. Integer positions keep the optional edge lists (only
 built when there is an EVENTUALLY property) compact and make the SCC pass cheap.
+
+Reductions (`explore(..., reduction=...)`, default "none"; the result names the one used). Both are exact
+for everything the explorer checks: ALWAYS and SOMETIMES properties, deadlocks, and EVENTUALLY properties
+under weak fairness. Each rests on a hook the model supplies, with the model's own soundness argument;
+`check_reduction_conditions` verifies a hook's obligations on every state of an unreduced exploration.
+
+* "canonical" (state compression): the model's `canonicalize(state)` clears fields no enabled action,
+  no future transition and no property can read (dead or provably unconstraining bookkeeping). The
+  explorer stores `canonicalize(s)` for every state it reaches. Obligations, for every reachable s and
+  c = canonicalize(s): canonicalize(c) == c; actions(s) == actions(c); is_final and every property agree
+  on s and c; and canonicalize(next_state(s, a)) == canonicalize(next_state(c, a)) for every enabled a.
+  Then canonicalize is a bisimulation onto its image that preserves every property: the explored
+  graph is the exact quotient, with the same verdicts, witnesses, deadlocks, fair cycles and shortest
+  depths, and every reported action sequence replays on the real model.
+* "ample" (partial-order reduction with singleton ample sets): the model's `safe_actions(state,
+  enabled)` lists enabled actions each of which (i) commutes with every other action enabled then or
+  later, until it is taken, and stays safe meanwhile; (ii) can be disabled by nothing except a "sink"
+  (an action into a state with no enabled action, e.g. a fatal latch) that stays enabled after it and
+  whose end state it leaves unchanged for every property and `is_final`; (iii) changes no property's
+  value (invisible). The explorer then expands only the first safe action of a state. C0 (non-empty)
+  holds by construction, C1 (independence) and C2 (invisibility) by (i)-(iii), and C3 (cycle proviso)
+  is enforced here: a state whose ample successor is already stored at a depth <= its own is expanded
+  in full, so every cycle of the reduced graph has a fully expanded state (on a cycle, the state
+  expanded last found its successor on the cycle already stored, no deeper than itself). With C0-C3
+  the reduced graph keeps every reachable violation of an ALWAYS property, every reachable SOMETIMES
+  witness and every deadlock (Peled 1994; Clarke, Grumberg & Peled, "Model Checking", ch. 10: a path
+  u.a.v of the full graph becomes a.u.v, a path u that never takes a becomes a.u, and by invisibility
+  the states of the new path agree with the old ones on every property); a path that ends in a sink
+  before a is taken becomes a.u.sink, whose end state agrees with the old one on every property and
+  on `is_final`. Reduced paths are paths of the model, so counterexamples replay; they are shortest
+  within the reduced graph only. EVENTUALLY properties under weak fairness: the reduction keeps an
+  infinite path whenever the full graph has one (it is a.u... as above), so an acyclic reduced graph
+  means an acyclic full graph, where every maximal run is finite and fairness is vacuous; a run that
+  never satisfies the property and ends in a terminal state maps, by the rewriting above, to a reduced
+  run that never satisfies it and ends in a terminal state. The explorer therefore decides EVENTUALLY
+  properties under "ample" only on an acyclic reduced graph, and raises a `ModelError` otherwise.
+* "canonical+ample": the ample reduction of the canonical quotient. One more obligation makes it sound:
+  a state and its canonical form have the same safe actions; then every obligation of a safe action
+  carries over to the quotient (its successors are the canonical forms of the real successors).
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from array import array
@@ -31,6 +71,9 @@ NO_STATE = -1
 
 ViolationKind = Literal["always", "eventually", "deadlock"]
 Status = Literal["complete", "bounded"]
+
+REDUCTIONS: tuple[str, ...] = ("none", "canonical", "ample", "canonical+ample")
+"""The accepted values of `explore(..., reduction=...)`; see the module docstring."""
 
 
 class Step(NamedTuple, Generic[S, A]):
@@ -77,6 +120,10 @@ class ExploreResult(Generic[S, A]):
     seconds: float
     stopped_at_violation: bool = False
     witness_paths: dict[str, tuple[Step[S, A], ...]] = field(default_factory=dict)
+    reduction: str = "none"
+    # "ample": states expanded through one safe action; "proviso": states expanded in full because their
+    # safe successor was already stored no deeper than themselves (the cycle proviso C3).
+    reduction_stats: dict[str, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -113,10 +160,11 @@ class ExploreResult(Generic[S, A]):
 
     def summary_line(self) -> str:
         total_sometimes = len(self.witnessed) + len(self.unwitnessed)
+        reduction = "" if self.reduction == "none" else f", reduction {self.reduction}"
         return (
             f"{self.bounds_text()}: {self.states} states, {self.transitions} transitions, "
             f"max depth {self.max_depth_reached}, {len(self.violations)} violation(s), "
-            f"{len(self.witnessed)}/{total_sometimes} sometimes witnessed, {self.seconds:.2f}s"
+            f"{len(self.witnessed)}/{total_sometimes} sometimes witnessed{reduction}, {self.seconds:.2f}s"
         )
 
 
@@ -128,12 +176,15 @@ def explore(
     stop_at_first_violation: bool = True,
     check_deadlock: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    reduction: str = "none",
 ) -> ExploreResult[S, A]:
     """Explore every state reachable from `model.initial_states()` breadth-first.
 
     `max_depth` keeps states at most that many actions from an initial state; `max_states` caps the
     number of distinct states stored. A cut limit appears in `bounds` and makes the status "bounded".
-    `progress(states, depth)` is called at most every `PROGRESS_EVERY` expanded states.
+    `progress(states, depth)` is called at most every `PROGRESS_EVERY` expanded states. `reduction` is
+    one of `REDUCTIONS` (see the module docstring); `supported_reduction(model)` names the strongest one
+    a model offers. Under a reduction, depths and bounds count steps of the reduced graph.
     """
     if max_depth is not None and max_depth < 0:
         raise ModelError(f"max_depth must be >= 0, got {max_depth}", "explore", "use None for no depth limit")
@@ -141,10 +192,202 @@ def explore(
         raise ModelError(
             f"max_states must be >= 1, got {max_states}", "explore", "use None for no state limit"
         )
+    canonicalize, safe_actions = _reduction_hooks(model, reduction)
     started = time.perf_counter()
-    search = _Search(model, max_depth, max_states, stop_at_first_violation, check_deadlock, progress)
+    search = _Search(
+        model, max_depth, max_states, stop_at_first_violation, check_deadlock, progress, canonicalize, safe_actions
+    )
     search.run()
-    return search.result(time.perf_counter() - started)
+    return search.result(time.perf_counter() - started, reduction)
+
+
+CanonicalizeHook = Callable[[S], S]
+SafeActionsHook = Callable[[S, Sequence[A]], Sequence[A]]
+
+
+def supported_reduction(model: object) -> str:
+    """The strongest entry of `REDUCTIONS` whose hooks `model` provides ("none" when it has neither)."""
+    canonical = callable(getattr(model, "canonicalize", None))
+    ample = callable(getattr(model, "safe_actions", None))
+    if canonical and ample:
+        return "canonical+ample"
+    if canonical:
+        return "canonical"
+    return "ample" if ample else "none"
+
+
+def _reduction_hooks(
+    model: Model[S, A], reduction: str
+) -> tuple[CanonicalizeHook[S] | None, SafeActionsHook[S, A] | None]:
+    if reduction not in REDUCTIONS:
+        raise ModelError(
+            f"unknown reduction {reduction!r}", "explore(reduction=...)", f"use one of: {', '.join(REDUCTIONS)}"
+        )
+    canonicalize: CanonicalizeHook[S] | None = None
+    safe_actions: SafeActionsHook[S, A] | None = None
+    if "canonical" in reduction:
+        canonicalize = getattr(model, "canonicalize", None)
+        if not callable(canonicalize):
+            raise ModelError(
+                f"reduction {reduction!r} needs the model to define canonicalize(state)",
+                f"explore({type(model).__name__})",
+                f"this model supports reduction {supported_reduction(model)!r}",
+            )
+    if "ample" in reduction:
+        safe_actions = getattr(model, "safe_actions", None)
+        if not callable(safe_actions):
+            raise ModelError(
+                f"reduction {reduction!r} needs the model to define safe_actions(state, enabled)",
+                f"explore({type(model).__name__})",
+                f"this model supports reduction {supported_reduction(model)!r}",
+            )
+    return canonicalize, safe_actions
+
+
+@dataclass(frozen=True)
+class ReductionCheck:
+    """What `check_reduction_conditions` examined and every obligation it found broken."""
+
+    states: int  # distinct states of the breadth-first part
+    complete: bool  # the breadth-first part reached every reachable state
+    walk_states: int  # states visited by the random walks (with repeats)
+    canonical_differs: int  # checked states whose canonical form is not the state itself
+    safe_checked: int  # (state, safe action) pairs checked
+    problems: tuple[str, ...]
+
+
+def check_reduction_conditions(
+    model: Model[S, A],
+    *,
+    max_states: int | None = None,
+    random_walks: int = 0,
+    seed: int = 0,
+    max_problems: int = 10,
+) -> ReductionCheck:
+    """Verify the obligations of the model's reduction hooks (module docstring) on every state of an
+    unreduced breadth-first exploration (up to `max_states` states), then on every state of
+    `random_walks` seeded random runs to the end (deep states a bounded prefix does not reach).
+
+    canonicalize: idempotent; same enabled actions, `is_final`, property values and (with both hooks) safe
+    actions on s and its canonical form; canonical successors agree. safe_actions: each safe action is
+    enabled and invisible (every property keeps its value), commutes with every other enabled action b
+    (b stays enabled after it, the two orders reach the same state, and it stays safe after b), unless b
+    is a sink (its successor has no enabled action) that stays enabled after the safe action and ends in
+    a state with the same property values and `is_final`. Since a safe action stays safe until taken,
+    checking every reachable state covers every path: a complete check without problems establishes the
+    hooks' obligations for the model, and a bounded one for every state it checked.
+    """
+    checker = _ConditionChecker(model, max_problems)
+    order: list[S] = list(dict.fromkeys(model.initial_states()))
+    index = {state: i for i, state in enumerate(order)}
+    cap = max_states if max_states is not None else sys.maxsize
+    cut = False
+    for sid, state in enumerate(order):
+        for succ in checker.check(state, f"state {sid}"):
+            if succ not in index:
+                if len(order) >= cap:
+                    cut = True
+                    continue
+                index[succ] = len(order)
+                order.append(succ)
+    rng = random.Random(seed)
+    walk_states = 0
+    for walk in range(random_walks):
+        state = order[0]
+        step = 0
+        while True:
+            successors = checker.check(state, f"walk {walk} step {step}")
+            walk_states += 1
+            if not successors:
+                break
+            state = successors[rng.randrange(len(successors))]
+            step += 1
+    return ReductionCheck(
+        len(order), not cut, walk_states, checker.canonical_differs, checker.safe_checked, tuple(checker.problems)
+    )
+
+
+class _ConditionChecker(Generic[S, A]):
+    def __init__(self, model: Model[S, A], max_problems: int) -> None:
+        self.model = model
+        self.canonicalize = getattr(model, "canonicalize", None)
+        self.safe_actions = getattr(model, "safe_actions", None)
+        self.holds = [(prop.name, prop.holds) for prop in model.properties()]
+        self.max_problems = max_problems
+        self.problems: list[str] = []
+        self.canonical_differs = 0
+        self.safe_checked = 0
+
+    def _report(self, where: str, text: str) -> None:
+        if len(self.problems) < self.max_problems:
+            self.problems.append(f"{where}: {text}")
+
+    def _differing(self, x: S, y: S) -> list[str]:
+        return [name for name, holds in self.holds if holds(x) != holds(y)]
+
+    def check(self, state: S, where: str) -> list[S]:
+        """Check `state`; return its successors in enabled-action order."""
+        model = self.model
+        actions, next_state, fmt = model.actions, model.next_state, model.format_action
+        enabled = list(actions(state))
+        successors = [next_state(state, a) for a in enabled]
+        canonicalize = self.canonicalize
+        if callable(canonicalize):
+            canon = canonicalize(state)
+            if canon != state:
+                self.canonical_differs += 1
+            if canonicalize(canon) != canon:
+                self._report(where, "canonicalize is not idempotent")
+            if list(actions(canon)) != enabled:
+                self._report(where, "the canonical form enables different actions")
+            if model.is_final(canon) != model.is_final(state):
+                self._report(where, "the canonical form differs in is_final")
+            for name in self._differing(state, canon):
+                self._report(where, f"property {name} differs on the canonical form")
+            for a, succ in zip(enabled, successors, strict=True):
+                if canonicalize(next_state(canon, a)) != canonicalize(succ):
+                    self._report(where, f"{fmt(a)}: canonical successors differ")
+            if callable(self.safe_actions) and list(self.safe_actions(canon, enabled)) != list(
+                self.safe_actions(state, enabled)
+            ):
+                self._report(where, "the canonical form has different safe actions")
+        safe_actions = self.safe_actions
+        if callable(safe_actions):
+            for a in safe_actions(state, enabled):
+                self.safe_checked += 1
+                if a not in enabled:
+                    self._report(where, f"safe action {fmt(a)} is not enabled")
+                    continue
+                self._check_safe(state, where, a, enabled, successors)
+        return successors
+
+    def _check_safe(self, state: S, where: str, a: A, enabled: list[A], successors: list[S]) -> None:
+        model = self.model
+        actions, next_state, fmt = model.actions, model.next_state, model.format_action
+        safe_actions = self.safe_actions
+        assert callable(safe_actions)
+        after_a = successors[enabled.index(a)]
+        for name in self._differing(state, after_a):
+            self._report(where, f"safe action {fmt(a)} changes property {name}")
+        enabled_after_a = list(actions(after_a))
+        for b, after_b in zip(enabled, successors, strict=True):
+            if b == a:
+                continue
+            if b not in enabled_after_a:
+                self._report(where, f"safe action {fmt(a)} disables {fmt(b)}")
+                continue
+            ab = next_state(after_a, b)
+            enabled_after_b = list(actions(after_b))
+            if a not in enabled_after_b:
+                if enabled_after_b:
+                    self._report(where, f"{fmt(b)} disables safe action {fmt(a)} without ending the run")
+                elif model.is_final(ab) != model.is_final(after_b) or self._differing(ab, after_b):
+                    self._report(where, f"sink {fmt(b)} ends differently after safe action {fmt(a)}")
+                continue
+            if next_state(after_b, a) != ab:
+                self._report(where, f"safe action {fmt(a)} does not commute with {fmt(b)}")
+            if a not in safe_actions(after_b, enabled_after_b):
+                self._report(where, f"safe action {fmt(a)} is no longer safe after {fmt(b)}")
 
 
 def _split_properties(
@@ -184,8 +427,15 @@ class _Search(Generic[S, A]):
         stop_at_first_violation: bool,
         check_deadlock: bool,
         progress: Callable[[int, int], None] | None,
+        canonicalize: CanonicalizeHook[S] | None = None,
+        safe_actions: SafeActionsHook[S, A] | None = None,
     ) -> None:
         self._model = model
+        self._canonicalize = canonicalize
+        self._safe_actions = safe_actions
+        self._ample_expansions = 0
+        self._proviso_expansions = 0
+        self._backward_edge = False  # an edge to a state stored no deeper than its source (may close a cycle)
         self._max_depth = max_depth
         self._max_states = max_states
         self._stop_first = stop_at_first_violation
@@ -230,6 +480,8 @@ class _Search(Generic[S, A]):
             return
         if self._store_edges:
             self._edge_start.append(len(self._edge_targets))
+            if self._safe_actions is not None and self._eventually and self._backward_edge:
+                self._require_acyclic()
             for prop in self._eventually:
                 violation = self._check_eventually(prop)
                 if violation is not None:
@@ -242,7 +494,10 @@ class _Search(Generic[S, A]):
         if not initial:
             raise ModelError("the model has no initial state", "model.initial_states()")
         cap = self._max_states if self._max_states is not None else sys.maxsize
+        canonicalize = self._canonicalize
         for state in initial:
+            if canonicalize is not None:
+                state = canonicalize(state)
             if state in self._index:
                 continue
             if len(self._order) >= cap:
@@ -283,6 +538,11 @@ class _Search(Generic[S, A]):
         cap = self._max_states if self._max_states is not None else sys.maxsize
         progress = self._progress
         next_report = PROGRESS_EVERY if progress is not None else sys.maxsize
+        canonicalize = self._canonicalize
+        safe_actions = self._safe_actions
+        ample_expansions = 0
+        proviso_expansions = 0
+        backward_edge = False
 
         transitions = 0
         cut_depth = False
@@ -310,8 +570,34 @@ class _Search(Generic[S, A]):
                             if self._on_deadlock(sid):
                                 return True
                         continue
+                    ample_action: A | None = None
+                    ample_succ: S = state  # the ample action's successor once it is computed
+                    if safe_actions is not None and len(enabled) > 1:
+                        safe = safe_actions(state, enabled)
+                        if safe:
+                            ample_action = safe[0]
+                            if ample_action not in enabled:
+                                raise ModelError(
+                                    f"safe_actions returned {ample_action!r}, which is not enabled",
+                                    f"state {sid}",
+                                    "safe_actions must return a sub-list of the enabled actions",
+                                )
+                            ample_succ = next_state(state, ample_action)
+                            if canonicalize is not None:
+                                ample_succ = canonicalize(ample_succ)
+                            known = index_get(ample_succ)
+                            if known is not None and known < level_end:
+                                proviso_expansions += 1  # C3: it may close a cycle, so expand in full
+                            else:
+                                ample_expansions += 1
+                                enabled = [ample_action]
                     for action in enabled:
-                        succ = next_state(state, action)
+                        if action is ample_action:
+                            succ = ample_succ
+                        else:
+                            succ = next_state(state, action)
+                            if canonicalize is not None:
+                                succ = canonicalize(succ)
                         target = index_get(succ)
                         if target is None:
                             if frontier or n >= cap:
@@ -339,6 +625,8 @@ class _Search(Generic[S, A]):
                                 if holds(succ):
                                     self._on_witness(target)
                                     break
+                        elif target < level_end:
+                            backward_edge = True
                         transitions += 1
                         if store_edges:
                             edge_actions_append(action)
@@ -348,6 +636,9 @@ class _Search(Generic[S, A]):
             return False
         finally:
             self._transitions = transitions
+            self._ample_expansions += ample_expansions
+            self._proviso_expansions += proviso_expansions
+            self._backward_edge = self._backward_edge or backward_edge
             self._cut_depth = self._cut_depth or cut_depth
             self._cut_states = self._cut_states or cut_states
 
@@ -400,6 +691,17 @@ class _Search(Generic[S, A]):
         return tuple(Step(i, via[x], order[x]) for i, x in enumerate(self._path_ids(sid)))
 
     # -------------------------------------------------------------------------------------- liveness
+
+    def _require_acyclic(self) -> None:
+        """Under the "ample" reduction an EVENTUALLY verdict needs an acyclic reduced graph (module doc)."""
+        everything = bytearray(b"\x01") * len(self._order)
+        for members in _nontrivial_sccs(everything, self._edge_start, self._edge_targets):
+            raise ModelError(
+                f"the reduced state graph has a cycle through {len(members)} state(s), so the 'ample' "
+                "reduction cannot decide EVENTUALLY properties",
+                f"explore({type(self._model).__name__}, reduction=...)",
+                "explore with reduction 'canonical' or 'none'",
+            )
 
     def _enabled(self, sid: int) -> list[A]:
         return self._edge_actions[self._edge_start[sid] : self._edge_start[sid + 1]]
@@ -572,7 +874,7 @@ class _Search(Generic[S, A]):
     def _depth(self, sid: int) -> int:
         return len(self._path_ids(sid)) - 1
 
-    def result(self, seconds: float) -> ExploreResult[S, A]:
+    def result(self, seconds: float, reduction: str = "none") -> ExploreResult[S, A]:
         bounds: dict[str, int] = {}
         if self._cut_depth and self._max_depth is not None:
             bounds["depth"] = self._max_depth
@@ -594,6 +896,12 @@ class _Search(Generic[S, A]):
             seconds=seconds,
             stopped_at_violation=self._stopped,
             witness_paths={name: self._path(sid) for name, sid in witnessed_ids.items()},
+            reduction=reduction,
+            reduction_stats=(
+                {"ample": self._ample_expansions, "proviso": self._proviso_expansions}
+                if self._safe_actions is not None
+                else {}
+            ),
         )
 
 

@@ -28,7 +28,10 @@ from model.errors import ScenarioError
 
 SCENARIO_FORMAT_VERSION = 1
 NUM_RINGS = 4  # PTO2_MAX_RING_DEPTH
-RUNTIMES = ("tensormap_and_ringbuffer", "aicpu_build_graph", "host_build_graph")
+RUNTIMES = ("tensormap_and_ringbuffer", "aicpu_build_graph", "aicpu_build_graph_v2", "host_build_graph")
+"""`aicpu_build_graph` is its first design (#36: fixed Task[] graph, add_task / add_successor_conditional /
+publish_task under a graph mutex); `aicpu_build_graph_v2` its ring-buffer rewrite (#333: explicit
+add_dependency, scope-end batch publish), which ran until the runtime's removal (#701)."""
 MAX_TENSOR_DIMS = 5
 INT32_MAX = 2**31 - 1
 

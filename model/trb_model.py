@@ -17,6 +17,32 @@ lock/unlock steps, the reads of `la`/`cur` that change nothing, ready-queue pops
 starts the block), the completion poll of a core whose COND did not change, `advance_ring_pointers`
 scans that move nothing, the advance-lock try/pending-mask bookkeeping, and every scheduler step after
 a fatal latch (the model stops at the latch).
+
+Reductions (hooks for `model.explorer`; their obligations are checked exhaustively on small scenarios by
+`check_reduction_conditions` in tests/test_reduction.py):
+
+* `canonicalize` clears bookkeeping that can no longer influence anything. (K1) A task that is COMPLETED
+  or CONSUMED and has notified its whole completion snapshot keeps `fanout`/`ncur` only as history: the
+  notify action is enabled iff ncur < len(fanout), wiring appends to a producer's list only while it is
+  below COMPLETED (a completed producer is counted instead), the status never drops within a round, and
+  no property reads either field; so both are reset to () / 0. (K2) On a ring whose dep-list pool can
+  never run short, the pool's fill level is unobservable. The pool top grows by one per WAIT edge wired
+  by a task of the ring, and a task has at most as many edges as it has candidate producers (explicit
+  deps, buffer creators, earlier tasks registering a buffer it looks up; `_max_links`); when the sum over
+  the ring's tasks is <= the pool capacity, the O11 check `cap - (top - tail) < nwait` is always false,
+  so `_reclaim_dep_pool` never runs (tail and last-reclaim stay at their initial values), the per-task
+  dep mark is written but never read, and the pool part of `pool_bounds` holds (0 <= top - tail <=
+  links <= capacity) for every top value. Such rings keep top at its initial value and marks at 0.
+* `safe_actions` (singleton ample sets) lists the pending final self-step of a task's deferred release
+  (no RETAIN edge left at or after its cursor) when the task is already CONSUMED and no later task of the
+  round reuses its slot. The step sets the cursor past the remaining ordering-only edges and the
+  SELF_RELEASED flag; its consumed-check is a no-op on a CONSUMED task. Nothing else reads or writes
+  those two fields (the cursor only for release steps of the same task, over RETAIN edges, of which none
+  are left), so it commutes with every action; it stays enabled and safe until taken (status, edges and
+  slot successors do not change, and NEXT_ROUND needs every action disabled); only a fatal latch, a sink
+  whose detector reads none of those fields, disables it. It is invisible: `retention` reads only RETAIN
+  edges past the cursor, `own_release_before_reuse` reads the flag only for a task whose slot is reused,
+  `completed_awaiting_own_release` only for a COMPLETED task, and no other property reads either field.
 """
 
 from __future__ import annotations
@@ -37,7 +63,7 @@ from model.program import (
     ProgramInfo,
 )
 from model.protocol import Property
-from model.scenario import NUM_RINGS, FatalCode, Scenario, ScopeMode, Shape, Submit
+from model.scenario import NUM_RINGS, FatalCode, Scenario, ScopeMode, Shape, Submit, Tag
 
 # ---- task status (PTO2TaskState plus "not yet submitted") ----
 NONE, PENDING, COMPLETED, CONSUMED = 0, 1, 2, 3
@@ -128,6 +154,14 @@ class TrbModel:
         self.fuse_notify = self.queue_capacity >= self.ntasks
         self._orch_cache: tuple[State, Action | Blocked | None, State | None] | None = None
         self._props: list[Property[State]] | None = None
+        # Static facts for the reductions (module docstring).
+        info = self.info
+        self._no_slot_successor = tuple(
+            info.task_at(t.ring, t.local + info.windows[t.ring]) < 0 for t in info.tasks
+        )
+        slack = tuple(self._max_links(r) <= cfg.dep_pool[r] for r in range(NUM_RINGS))
+        self._dep_pool_slack_rings = tuple(r for r in range(NUM_RINGS) if slack[r])
+        self._dep_mark_unread = tuple(slack[t.ring] for t in info.tasks)
 
     # ------------------------------------------------------------------ Model protocol
 
@@ -269,6 +303,80 @@ class TrbModel:
                 tasks[c] = _consumed_check(ct)  # the self consumed-check
             return self._with(state, tasks=tuple(tasks))
         raise AssertionError(f"unknown action {action}")
+
+    # ------------------------------------------------------------------ reductions (module docstring)
+
+    def _max_links(self, r: int) -> int:
+        """An upper bound on the WAIT edges the tasks of ring `r` wire in one round: per task, the number of
+        producers `collect_edges` could ever name (a claim adds at most one edge per candidate)."""
+        info = self.info
+        total = 0
+        for t in info.tasks:
+            if t.ring != r or t.is_alloc:
+                continue
+            candidates = {dep for dep, _flags in t.explicit_deps}
+            if not t.manual:
+                candidates.update(a.owner for a in t.args if a.tag is not Tag.OUTPUT and a.owner >= 0)
+                looked_up = {t.args[ai].buffer for ai in t.lookups}
+                candidates.update(
+                    p.index
+                    for p in info.tasks[: t.index]
+                    if any(p.args[ai].buffer in looked_up for ai in p.registrations)
+                )
+            total += len(candidates)
+        return total
+
+    def canonicalize(self, state: State) -> State:
+        """Reset dead notification history (K1) and unobservable dep-pool accounting (K2)."""
+        tasks = state[S_TASKS]
+        mark_unread = self._dep_mark_unread
+        new_tasks: list[Any] | None = None
+        for i, tt in enumerate(tasks):
+            fanout = tt[T_FANOUT]
+            spent = bool(fanout) and tt[T_ST] >= COMPLETED and tt[T_NCUR] == len(fanout)
+            if spent or (tt[T_DMARK] and mark_unread[i]):
+                if new_tasks is None:
+                    new_tasks = list(tasks)
+                if spent:
+                    tt = tt[:T_NCUR] + (0,) + tt[T_NCUR + 1 : T_FANOUT] + ((),) + tt[T_FANOUT + 1 :]
+                if mark_unread[i]:
+                    tt = _set(tt, T_DMARK, 0)
+                new_tasks[i] = tt
+        rings = state[S_RINGS]
+        new_rings: list[Any] | None = None
+        for r in self._dep_pool_slack_rings:
+            if rings[r][R_DTOP] != EMPTY_RING[R_DTOP]:
+                if new_rings is None:
+                    new_rings = list(rings)
+                new_rings[r] = _set(rings[r], R_DTOP, EMPTY_RING[R_DTOP])
+        if new_tasks is None and new_rings is None:
+            return state
+        s = list(state)
+        if new_tasks is not None:
+            s[S_TASKS] = tuple(new_tasks)
+        if new_rings is not None:
+            s[S_RINGS] = tuple(new_rings)
+        return tuple(s)
+
+    def safe_actions(self, state: State, enabled: Sequence[Action]) -> list[Action]:
+        """Enabled final self-steps of the deferred release of CONSUMED tasks whose slot no later task of
+        the round reuses: each commutes with everything and no property sees it (module docstring)."""
+        out: list[Action] = []
+        tasks = state[S_TASKS]
+        no_successor = self._no_slot_successor
+        for action in enabled:
+            if action[0] != A_RELEASE or not no_successor[action[1]]:
+                continue
+            ct = tasks[action[1]]
+            if ct[T_ST] != CONSUMED:
+                continue
+            edges = ct[T_EDGES]
+            cur = ct[T_RELCUR]
+            while cur < len(edges) and not edges[cur][1] & RETAIN:
+                cur += 1
+            if cur >= len(edges):
+                out.append(action)
+        return out
 
     # ------------------------------------------------------------------ scheduler-side transitions
 
@@ -550,6 +658,12 @@ class TrbModel:
         p, flags = cands[cur]
         tasks = list(s[S_TASKS])
         gone, phantom = self._gone(s, p, t)
+        info = self.info
+        if not gone and p != t and info.tasks[p].ring == info.tasks[t].ring and info.slot(p) == info.slot(t):
+            # A stale id (p = t - W) in the consumer's own slot passes the check only because the
+            # descriptor names p until O8; the claim (and later the link) lands on the consumer's own
+            # freshly reset slot state, so the edge is physically a self-edge.
+            p = t
         ct = tasks[t]
         if not gone:
             edges = ct[T_EDGES]

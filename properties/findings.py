@@ -57,6 +57,46 @@ FINDINGS: tuple[Finding, ...] = (
         ),
         artifact="tests/regressions/f_model_r7.json",
     ),
+    Finding(
+        ident="F-PORT-LA-UNPREPARED",
+        runtime="tensormap_and_ringbuffer",
+        property_name="run.task_not_consumed",
+        spec="INV-R3",
+        cxx_functions=(
+            "PTO2SchedulerState::check_and_handle_consumed (SCHED/pto_scheduler.h)",
+            "RingSchedState::advance_ring_pointers (SCHED/pto_scheduler.h)",
+            "PTO2TaskAllocator::commit_task (RT/pto_ring_buffer.h)",
+            "prepare_task (RT/pto_orchestrator.cpp)",
+        ),
+        explanation=(
+            "commit_task publishes current_task_index (release) before prepare_task sets the new task's "
+            "task_state to PENDING, and reset_for_reuse deliberately leaves a reclaimed slot's task_state "
+            "CONSUMED. A scheduler thread that runs advance_ring_pointers in that window loads the new "
+            "current_task_index, finds the recycled slot still CONSUMED (the previous generation's state) and "
+            "moves last_task_alive past a task that has not even been prepared. The task is never consumed "
+            "(its slot and heap are treated as free while it is live). Port checks name it consumed_prefix at "
+            "the advance step; the strict end-of-run judgement names it run.task_not_consumed."
+        ),
+        artifact="tests/regressions/port_la_passes_unprepared_task.json",
+    ),
+    Finding(
+        ident="F-ABG-V1-EARLY-EXIT",
+        runtime="aicpu_build_graph",
+        property_name="run.deadlock",
+        spec="aicpu_build_graph liveness: no task stays unready forever (spec §8)",
+        cxx_functions=(
+            "AicpuExecutor::resolve_and_dispatch (aicpu_build_graph aicpu_executor.cpp @ dddb9a39f)",
+            "aicpu_runtime_publish_task (aicpu_build_graph, same commit)",
+        ),
+        explanation=(
+            "The v1 scheduler loop loads published_tasks_, then completed_tasks_, then build_done_ as three "
+            "separate loads. A thread that read published before the builder's last publishes sees "
+            "completed >= published once build_done is set, exits and shuts down its cores. If it owned the only "
+            "core of the type a later task needs, that task never runs and the remaining thread times out (-1). "
+            "Concurrent build mode only; the runtime was removed in #701, so this is historical."
+        ),
+        artifact="tests/regressions/abg_v1_early_exit.json",
+    ),
 )
 
 
@@ -66,3 +106,108 @@ def load_model_artifact(path: Path) -> tuple[Scenario, list[tuple[int, int, int]
     if artifact.kind != "model-path":
         raise PtocheckError(f"expected a model-path artifact, got {artifact.kind!r}", str(path), "replay it with `ptocheck replay`")
     return artifact.scenario, list(artifact.actions), artifact.finding or ""
+
+
+@dataclass(frozen=True)
+class SmtFinding:
+    """A finding from the Z3 proofs (properties/smt): a counterexample to an invariant of a faithful
+    encoding of the C++ (or a width the C++ does not guard). `reproduce` is the command that shows it;
+    `artifact` holds the decoded counterexample or the concrete schedule (relative to the repo root)."""
+
+    ident: str
+    runtime: str
+    property_name: str
+    spec: str
+    cxx_functions: tuple[str, ...]
+    explanation: str
+    reproduce: str
+    artifact: str
+
+
+SMT_FINDINGS: tuple[SmtFinding, ...] = (
+    SmtFinding(
+        ident="F-SMT-R8-UNPREPARED-RECLAIM",
+        runtime="tensormap_and_ringbuffer",
+        property_name="unprepared_not_reclaimed",
+        spec="INV-R8 (and then INV-R3)",
+        cxx_functions=(
+            "PTO2TaskAllocator::commit_task (RT/pto_ring_buffer.h): current_task_index.store(rel) inside alloc",
+            "prepare_task (RT/pto_orchestrator.cpp): task_state.store(PENDING, relaxed) after alloc returns",
+            "RingSchedState::advance_ring_pointers (SCHED/pto_scheduler.h): scans slots below current_task_index for CONSUMED",
+            "RingSchedState::advance_ring_pointers reset_for_reuse leaves task_state CONSUMED",
+        ),
+        explanation=(
+            "commit_task publishes cur = t+1 before prepare_task stores PENDING into slot(t). A reused slot still "
+            "holds its previous occupant's CONSUMED (reset_for_reuse keeps it). A scheduler that consumes task t-1 "
+            "at that moment advances: la = t, then slot(t) reads CONSUMED, so la = t+1 is published while t is "
+            "live and unprepared. The allocator then derives heap_tail from t's unwritten descriptor, and the window "
+            "admits t+W while t still runs. Sequentially consistent; needs t >= W (or a reused SM image). The "
+            "executable model merges commit and prepare into one action (TrbModel._admit), so it cannot show it."
+        ),
+        reproduce="ptocheck prove --section proof --system window-cxx",
+        artifact="tests/regressions/smt_r8_unprepared_reclaim.json",
+    ),
+    SmtFinding(
+        ident="F-SMT-G1-OWN-SLOT",
+        runtime="tensormap_and_ringbuffer",
+        property_name="generation_check_own_slot",
+        spec="INV-G1",
+        cxx_functions=(
+            "append_fanin_or_fail (RT/pto_orchestrator.cpp): gone = task_id.local() != expected || CONSUMED",
+            "prepare_task: PENDING at O2; the descriptor task_id is written only at O8 (submit_task_common STEP 5)",
+            "compute_task_fanin Step A: creator edge from owner_task_id, no la check",
+        ),
+        explanation=(
+            "Between prepare_task and O8 the submitting task t's slot still carries t-W's task_id with state "
+            "PENDING. A creator edge on a tensor whose owner is t-W (retired) passes the generation+consumed check "
+            "and claims t itself: a WAIT|RETAIN self-edge, fanin_count 2, refcount 1, never ready (hang). Explicit "
+            "deps (la check) and TensorMap entries (threshold) cannot name t-W; only a tensor used after its "
+            "creator's scope, which the documentation declares invalid, can. Reported for the lead to judge."
+        ),
+        reproduce="ptocheck prove --section proof --system window",
+        artifact="tests/regressions/smt_g1_own_slot.json",
+    ),
+    SmtFinding(
+        ident="F-LIMIT-INT32-TASK-ID",
+        runtime="tensormap_and_ringbuffer",
+        property_name="window_bound",
+        spec="INV-R1, §1.3 width pitfalls",
+        cxx_functions=("PTO2TaskAllocator::commit_task: local_task_id_++ (int32, unchecked)",),
+        explanation=(
+            "After 2^31-1 tasks on one ring in one run, local_task_id_++ overflows (undefined behaviour; wraps in "
+            "practice): cur becomes negative, cur - la is no longer in [0, W-1], slots and generation checks break. "
+            "Every proof assumes fewer tasks per ring per run (A-INT32)."
+        ),
+        reproduce="ptocheck prove --section limit",
+        artifact="tests/regressions/smt_limit_int32_task_id.json",
+    ),
+    SmtFinding(
+        ident="F-LIMIT-CLAIM31",
+        runtime="tensormap_and_ringbuffer",
+        property_name="balanced_iff_all_released",
+        spec="INV-L2, §1.3 width pitfalls",
+        cxx_functions=("append_fanin_or_fail: fanout_count++ guarded only by a debug assert",),
+        explanation=(
+            "fanout_count keeps claims in bits 30..0 under the scope bit. 2^31 claims on one producer generation "
+            "(a long-lived producer, e.g. in the root scope, read by that many consumers over a run) carry into "
+            "bit 31: rc == fc then holds with claims outstanding and the producer is consumed early (release "
+            "builds have no check). Proofs assume fewer claims (A-CLAIM31)."
+        ),
+        reproduce="ptocheck prove --section limit",
+        artifact="tests/regressions/smt_limit_claim31.json",
+    ),
+    SmtFinding(
+        ident="F-LIMIT-POOL-COUNTER",
+        runtime="tensormap_and_ringbuffer",
+        property_name="pool_bounds",
+        spec="INV-P1",
+        cxx_functions=("PTO2DepListPool::alloc / PTO2FaninPool::alloc: int32 linear top++, index top % capacity",),
+        explanation=(
+            "The pools' linear counters are int32 and never rebased within a run: after 2^31-1 entries top wraps "
+            "negative, top - tail and top % capacity go wrong (negative physical index). Proofs assume fewer "
+            "entries per pool per run (A-POOL32)."
+        ),
+        reproduce="ptocheck prove --section limit",
+        artifact="tests/regressions/smt_limit_pool_counter.json",
+    ),
+)

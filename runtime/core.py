@@ -18,6 +18,8 @@ is what makes `thread_position` plus the fingerprint an exact state key for stat
 
 from __future__ import annotations
 
+import dis
+import gc
 import types
 from collections.abc import Callable, Generator, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -145,8 +147,64 @@ def _plain_value(name: str, value: object) -> Hashable:
     )
 
 
+def _iterator_state(name: str, it: object) -> Hashable:
+    """How far a loop iterator has gone: the state its `__reduce__` exposes (an index, the remaining
+    items, or the state of the iterators it wraps), plain values only."""
+    if isinstance(it, types.GeneratorType):
+        return thread_position(it)
+    reduced = it.__reduce__()
+    if not isinstance(reduced, tuple):
+        raise TypeError(f"{name}: loop iterator {type(it).__name__} does not expose its state")
+    parts: list[Hashable] = [type(it).__name__]
+    for arg in reduced[1:]:
+        parts.append(_reduced_value(name, arg))
+    return tuple(parts)
+
+
+def _reduced_value(name: str, value: object) -> Hashable:
+    if isinstance(value, range):
+        return (value.start, value.stop, value.step)
+    if isinstance(value, tuple | list):
+        return tuple(_reduced_value(name, v) for v in value)
+    if hasattr(type(value), "__next__"):
+        return _iterator_state(name, value)
+    return _plain_value(name, value)
+
+
+def _loop_iterators(gen: types.GeneratorType[object, object, object]) -> Hashable:
+    """The state of the `for` loops a suspended generator is inside of.
+
+    A `for` loop keeps its iterator on the frame's value stack, not in a local, so two iterations
+    whose locals are equal (e.g. over a tuple with repeated items) would otherwise look like one
+    position. The generator's GC referents include its value stack; iterators are never locals (a
+    local iterator is rejected by `_plain_value`), so every iterator among them is a loop's.
+    """
+    code = gen.gi_code
+    has_loop = _HAS_FOR_LOOP.get(code)
+    if has_loop is None:
+        has_loop = any(ins.opname == "FOR_ITER" for ins in dis.get_instructions(code))
+        _HAS_FOR_LOOP[code] = has_loop
+    if not has_loop:
+        return ()
+    sub = gen.gi_yieldfrom
+    found = []
+    for obj in gc.get_referents(gen):
+        kind = type(obj)
+        is_iterator = _IS_ITERATOR_TYPE.get(kind)
+        if is_iterator is None:
+            is_iterator = _IS_ITERATOR_TYPE[kind] = hasattr(kind, "__next__")
+        if is_iterator and obj is not sub:
+            found.append(obj)
+    return tuple(_iterator_state(code.co_qualname, obj) for obj in found)
+
+
+_HAS_FOR_LOOP: dict[types.CodeType, bool] = {}  # code objects of thread bodies: whether they have a `for` loop
+_IS_ITERATOR_TYPE: dict[type, bool] = {}
+
+
 def thread_position(gen: ThreadBody) -> Hashable:
-    """Where a suspended generator is and what it holds: (code, offset, plain locals) down the yield-from chain."""
+    """Where a suspended generator is and what it holds: (code, offset, plain locals, loop iterator
+    states) down the yield-from chain."""
     out: list[Hashable] = []
     g: object = gen
     while isinstance(g, types.GeneratorType):
@@ -157,7 +215,7 @@ def thread_position(gen: ThreadBody) -> Hashable:
         local_values = tuple(
             (k, _plain_value(k, v)) for k, v in sorted(frame.f_locals.items()) if k != "self"
         )
-        out.append((g.gi_code.co_qualname, frame.f_lasti, local_values))
+        out.append((g.gi_code.co_qualname, frame.f_lasti, local_values, _loop_iterators(g)))
         g = g.gi_yieldfrom
     return tuple(out)
 

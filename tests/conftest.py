@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -33,3 +34,35 @@ def traces_dir() -> Path:
 
 def all_deps_json(traces: Path) -> list[Path]:
     return sorted(traces.glob("*/*/deps.json"))
+
+
+# ---- Hypothesis profiles, chosen by PTOCHECK_HYPOTHESIS_PROFILE (or pytest's --hypothesis-profile) ----
+# ci (the default, and what the gate runs): derandomized, so every run draws the same examples and a
+# failure reproduces from the printed example and blob alone; no example database; budgets are counts.
+# dev: random examples and the local example database, same budgets. nightly: random, 20x the budgets.
+HYPOTHESIS_PROFILE_ENV = "PTOCHECK_HYPOTHESIS_PROFILE"
+HYPOTHESIS_EXAMPLE_SCALE = {"ci": 1, "dev": 1, "nightly": 20}
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True, max_examples=100)
+settings.register_profile("dev", deadline=None, print_blob=True, max_examples=100)
+settings.register_profile("nightly", deadline=None, print_blob=True, max_examples=2000)
+
+
+def hypothesis_profile() -> str:
+    return os.environ.get(HYPOTHESIS_PROFILE_ENV, "") or "ci"
+
+
+def hypothesis_examples(ci_examples: int) -> int:
+    """A test's example budget: its ci count, scaled up under the nightly profile."""
+    return ci_examples * HYPOTHESIS_EXAMPLE_SCALE.get(hypothesis_profile(), 1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_profile", None):
+        return  # pytest --hypothesis-profile NAME: Hypothesis's own plugin loads it
+    name = hypothesis_profile()
+    if name not in HYPOTHESIS_EXAMPLE_SCALE:
+        raise pytest.UsageError(
+            f"{HYPOTHESIS_PROFILE_ENV}={name!r} is not a Hypothesis profile; "
+            f"use one of {', '.join(HYPOTHESIS_EXAMPLE_SCALE)}"
+        )
+    settings.load_profile(name)

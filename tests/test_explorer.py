@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 
 from model.errors import ModelError
-from model.explorer import PROGRESS_EVERY, ExploreResult, Step, Violation, explore
+from model.explorer import (
+    PROGRESS_EVERY,
+    REDUCTIONS,
+    ExploreResult,
+    Step,
+    Violation,
+    check_reduction_conditions,
+    explore,
+    supported_reduction,
+)
 from model.protocol import A, Model, Property, PropertyKind, S
 from model.report import format_violation
 
@@ -745,3 +754,165 @@ def test_report_rejects_an_empty_path() -> None:
     empty: Violation[Cell, str] = Violation("p", "always", "", ())
     with pytest.raises(ModelError):
         format_violation(Grid(1), empty, engine="explorer", bounds="complete", replay_command=None)
+
+
+# ------------------------------------------------------------------------------------------- reductions
+
+
+class HookedGraph(Graph):
+    """A Graph offering both reduction hooks: `safe[state]` lists safe actions, `canon` maps states."""
+
+    def __init__(
+        self,
+        initial: Sequence[str],
+        edges: dict[str, list[tuple[str, str]]],
+        *,
+        safe: dict[str, list[str]] | None = None,
+        canon: dict[str, str] | None = None,
+        final: Sequence[str] = (),
+        properties: Sequence[Property[str]] = (),
+    ) -> None:
+        super().__init__(initial, edges, final, properties)
+        self._safe = safe or {}
+        self._canon = canon or {}
+
+    def safe_actions(self, state: str, enabled: Sequence[str]) -> list[str]:
+        return list(self._safe.get(state, []))
+
+    def canonicalize(self, state: str) -> str:
+        return self._canon.get(state, state)
+
+
+SPIN = {"a": [("spin", "a"), ("go", "b")]}
+"""`spin` is a legitimate safe action (it commutes with `go`, which is a sink), so without the cycle
+proviso the reduced graph would spin on `a` forever and never reach `b`."""
+
+
+def test_ample_cycle_proviso_expands_a_state_whose_safe_successor_is_not_new() -> None:
+    reach_b = Property("reach_b", SOMETIMES, lambda s: s == "b")
+    model = HookedGraph(["a"], SPIN, safe={"a": ["spin"]}, final=["b"], properties=[reach_b])
+    result = explore(model, reduction="ample")
+    assert result.complete and result.states == 2 and result.witnessed == {"reach_b": 1}
+    assert result.reduction_stats == {"ample": 0, "proviso": 1}
+
+
+def test_ample_refuses_eventually_on_a_reduced_graph_with_a_cycle() -> None:
+    reach_b = Property("reach_b", EVENTUALLY, lambda s: s == "b")
+    model = HookedGraph(["a"], SPIN, safe={"a": ["spin"]}, final=["b"], properties=[reach_b])
+    assert not explore(model, reduction="none").violations  # the spin alone is not weakly fair
+    with pytest.raises(ModelError, match="cycle"):
+        explore(model, reduction="ample")
+
+
+class IndependentCounters(Grid):
+    """Grid whose `inc_a` steps are safe (nothing reads `a`); (n, n) is a deadlock, not final."""
+
+    def safe_actions(self, state: Cell, enabled: Sequence[str]) -> list[str]:
+        return ["inc_a"] if "inc_a" in enabled else []
+
+    def is_final(self, state: Cell) -> bool:
+        return False
+
+
+def test_ample_keeps_deadlocks_violations_and_witnesses_with_fewer_states() -> None:
+    props = [
+        Property[Cell]("b_below_2", ALWAYS, lambda s: s[1] < 2),
+        Property[Cell]("b_is_1", SOMETIMES, lambda s: s[1] == 1),
+    ]
+    full = explore(IndependentCounters(2, props), stop_at_first_violation=False)
+    reduced = explore(IndependentCounters(2, props), stop_at_first_violation=False, reduction="ample")
+    assert (full.states, reduced.states) == (9, 5)
+    assert [v.property_name for v in full.violations] == [v.property_name for v in reduced.violations]
+    assert [v.property_name for v in reduced.violations] == ["b_below_2", "deadlock"]
+    assert set(full.witnessed) == set(reduced.witnessed) == {"b_is_1"}
+    assert reduced.reduction == "ample" and reduced.reduction_stats == {"ample": 2, "proviso": 0}
+    assert "reduction ample" in reduced.summary_line() and "reduction" not in full.summary_line()
+    for violation in reduced.violations:
+        replay(IndependentCounters(2, props), violation.path)
+    check = check_reduction_conditions(IndependentCounters(2, props))
+    assert check.complete and check.safe_checked == 6 and not check.problems
+
+
+History = tuple[int, int, str]
+
+
+class GridWithHistory:
+    """Grid whose states also record the last action taken, which nothing ever reads."""
+
+    def __init__(self, n: int, properties: Sequence[Property[History]] = (), forget_b: bool = False) -> None:
+        self.n = n
+        self._properties = list(properties)
+        self.forget_b = forget_b  # a wrong canonicalization that also drops b
+
+    def initial_states(self) -> Sequence[History]:
+        return [(0, 0, "")]
+
+    def actions(self, state: History) -> Sequence[str]:
+        return Grid(self.n).actions(state[:2])
+
+    def next_state(self, state: History, action: str) -> History:
+        a, b = Grid(self.n).next_state(state[:2], action)
+        return (a, b, action)
+
+    def canonicalize(self, state: History) -> History:
+        return (state[0], 0 if self.forget_b else state[1], "")
+
+    def properties(self) -> Sequence[Property[History]]:
+        return self._properties
+
+    def is_final(self, state: History) -> bool:
+        return state[:2] == (self.n, self.n)
+
+    def format_action(self, action: str) -> str:
+        return action
+
+    def format_state(self, state: History) -> str:
+        return f"a={state[0]} b={state[1]} last={state[2] or '-'}"
+
+
+def test_canonical_explores_the_exact_quotient_with_the_same_shortest_counterexample() -> None:
+    props = [Property[History]("not_two_one", ALWAYS, lambda s: s[:2] != (2, 1))]
+    full = explore(GridWithHistory(3, props))
+    reduced = explore(GridWithHistory(3, props), reduction="canonical")
+    assert full.states > reduced.states
+    assert full.violations[0].depth == reduced.violations[0].depth == 3
+    path = [step.action for step in reduced.violations[0].path[1:]]
+    state = GridWithHistory(3).initial_states()[0]
+    for action in path:
+        state = GridWithHistory(3).next_state(state, action)
+    assert not props[0].holds(state)  # the action sequence replays on the real model
+    complete = explore(GridWithHistory(3), reduction="canonical")
+    assert complete.complete and complete.states == 16
+
+
+def test_check_reduction_conditions_accepts_a_sound_hook_and_reports_unsound_ones() -> None:
+    props = [Property[History]("b_small", ALWAYS, lambda s: s[1] < 2)]
+    sound = check_reduction_conditions(GridWithHistory(2, props))
+    assert sound.complete and sound.canonical_differs > 0 and not sound.problems
+    wrong = check_reduction_conditions(GridWithHistory(2, props, forget_b=True))
+    assert any("differs on the canonical form" in p for p in wrong.problems)
+    assert any("enables different actions" in p for p in wrong.problems)
+    not_b = Property("not_b", ALWAYS, lambda s: s != "b")
+    visible = check_reduction_conditions(
+        HookedGraph(["a"], {"a": [("x", "b")]}, safe={"a": ["x"]}, properties=[not_b])
+    )
+    assert visible.problems == ("state 0: safe action x changes property not_b",)
+    racing = {"a": [("x", "b"), ("y", "c")], "b": [("y", "d")], "c": [("x", "e")]}
+    conflict = check_reduction_conditions(HookedGraph(["a"], racing, safe={"a": ["x"]}))
+    assert conflict.problems[0] == "state 0: safe action x does not commute with y"
+
+
+def test_reduction_misuse_is_rejected() -> None:
+    assert REDUCTIONS == ("none", "canonical", "ample", "canonical+ample")
+    with pytest.raises(ModelError, match="unknown reduction"):
+        explore(Grid(1), reduction="fast")
+    with pytest.raises(ModelError, match=r"canonicalize.*'none'"):
+        explore(Grid(1), reduction="canonical")
+    with pytest.raises(ModelError, match="safe_actions"):
+        explore(GridWithHistory(1), reduction="canonical+ample")
+    assert supported_reduction(Grid(1)) == "none"
+    assert supported_reduction(GridWithHistory(1)) == "canonical"
+    assert supported_reduction(IndependentCounters(1)) == "ample"
+    bogus = HookedGraph(["a"], {"a": [("x", "b"), ("y", "c")]}, safe={"a": ["z"]})
+    with pytest.raises(ModelError, match="not enabled"):
+        explore(bogus, reduction="ample")

@@ -9,12 +9,15 @@ import pytest
 from model.errors import PtocheckError
 from model.explorer import explore
 from model.trb_model import TrbModel
+from properties.artifacts import load_artifact
 from properties.findings import FINDINGS, load_model_artifact, replay_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
+# port-run findings replay strictly in tests/test_regression_corpus.py
+MODEL_FINDINGS = [f for f in FINDINGS if load_artifact(ROOT / f.artifact).kind == "model-path"]
 
 
-@pytest.mark.parametrize("finding", FINDINGS, ids=lambda f: f.ident)
+@pytest.mark.parametrize("finding", MODEL_FINDINGS, ids=lambda f: f.ident)
 def test_finding_artifact_replays_to_its_violation(finding: object) -> None:
     scenario, actions, ident = load_model_artifact(ROOT / finding.artifact)  # type: ignore[attr-defined]
     assert ident == finding.ident  # type: ignore[attr-defined]
@@ -25,7 +28,7 @@ def test_finding_artifact_replays_to_its_violation(finding: object) -> None:
     assert not prop.holds(states[-1])
 
 
-@pytest.mark.parametrize("finding", FINDINGS, ids=lambda f: f.ident)
+@pytest.mark.parametrize("finding", MODEL_FINDINGS, ids=lambda f: f.ident)
 def test_finding_artifact_is_the_explorers_shortest_counterexample(finding: object) -> None:
     scenario, actions, _ = load_model_artifact(ROOT / finding.artifact)  # type: ignore[attr-defined]
     result = explore(TrbModel(scenario))
@@ -33,7 +36,7 @@ def test_finding_artifact_is_the_explorers_shortest_counterexample(finding: obje
 
 
 def test_replay_divergence_names_the_step() -> None:
-    scenario, actions, _ = load_model_artifact(ROOT / FINDINGS[0].artifact)
+    scenario, actions, _ = load_model_artifact(ROOT / MODEL_FINDINGS[0].artifact)
     broken = actions[:3] + [(99, 0, 0)] + actions[4:]
     with pytest.raises(PtocheckError, match="step 4"):
         replay_model_path(TrbModel(scenario), broken)

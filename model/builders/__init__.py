@@ -16,6 +16,14 @@ from model.builders.dummy_tasks import (
     long_dummy_chain,
     single_dummy_auto_dep,
 )
+from model.builders.pa_other_runtimes import (
+    abg2_pa_two_blocks,
+    abg_pa_two_blocks,
+    abg_pa_two_blocks_sequential,
+    abg_pa_var_seq4,
+    hbg_pa_two_blocks,
+    hbg_pa_var_seq4,
+)
 from model.builders.paged_attention import (
     CASE_VAR_SEQ4_CONTEXT_LENS,
     SMALL_BLOCK_SIZE,
@@ -63,6 +71,13 @@ BUILTIN_SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "dummy_dense_fanout_fanin": dense_fanout_fanin,
     "pa_two_blocks": pa_two_blocks_default,
     "pa_scope_deadlock": pa_scope_deadlock,
+    # The other runtimes (their scenarios carry runtime = aicpu_build_graph[_v2] / host_build_graph).
+    "abg_pa_two_blocks": abg_pa_two_blocks,
+    "abg_pa_two_blocks_sequential": abg_pa_two_blocks_sequential,
+    "abg_pa_var_seq4": abg_pa_var_seq4,
+    "abg2_pa_two_blocks": abg2_pa_two_blocks,
+    "hbg_pa_two_blocks": hbg_pa_two_blocks,
+    "hbg_pa_var_seq4": hbg_pa_var_seq4,
 }
 """Stable name -> factory. Each factory's scenario carries the same name."""
 

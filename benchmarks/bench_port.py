@@ -1,0 +1,66 @@
+"""Step-level TRB port throughput, one core: executor steps per second and runs per second.
+
+Target: >= 100,000 steps/s on paged attention WITH per-step checking (the checks are added by the
+properties layer; this script runs without observers, and with one no-op observer to show the harness's
+own per-observer cost). Prints one line per (scenario, scheduler); rates are per CPU-second (process time), so other load on the
+machine does not distort them. Not a test (tests never time).
+
+    python benchmarks/bench_port.py                      # pa_two_blocks and pa_var_seq4
+    python benchmarks/bench_port.py --runs 50 pa_two_blocks
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from model.builders import BUILTIN_SCENARIOS
+from runtime.core import Executor, Failure, StepRecord
+from runtime.execution import RandomScheduler, RoundRobinScheduler, Scheduler, run_once
+from runtime.trb import TrbSystem
+
+
+class NoOpObserver:
+    def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
+        return None
+
+    def at_end(self, ex: Executor, outcome: str) -> Failure | None:
+        return None
+
+
+def bench(name: str, runs: int, scheduler: str, observers: int) -> str:
+    scenario = BUILTIN_SCENARIOS[name]()
+    steps = 0
+    run_seconds = 0.0
+    started = time.process_time()
+    for seed in range(runs):
+        system = TrbSystem(scenario)
+        sched: Scheduler = RoundRobinScheduler() if scheduler == "round-robin" else RandomScheduler(seed)
+        sched.new_execution()
+        obs = [NoOpObserver() for _ in range(observers)]
+        t0 = time.process_time()
+        result = run_once(system, sched, observers=obs, record_trace=False)
+        run_seconds += time.process_time() - t0
+        steps += result.steps
+    total = time.process_time() - started
+    threads = len(TrbSystem(scenario).thread_names())
+    return (
+        f"{name:22s} {scheduler:11s} observers={observers}  threads={threads:3d}  runs={runs:4d}  "
+        f"steps/run={steps // runs:6d}  {steps / run_seconds:>9,.0f} steps/s  {runs / total:>7,.1f} runs/s "
+        f"(incl. building the system)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("scenarios", nargs="*", default=["pa_two_blocks", "pa_var_seq4"])
+    args = parser.parse_args()
+    for name in args.scenarios:
+        for scheduler in ("round-robin", "random"):
+            for observers in (0, 1):
+                print(bench(name, args.runs if scheduler == "random" else max(1, args.runs // 4), scheduler, observers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Named campaigns: scenario family x scheduler family x target (with its property set).
+
+A campaign is a weighted list of arms. Each arm draws a scenario from a family (a Hypothesis strategy
+of properties.strategies, or the built-in scenarios) and runs it on a target: the reference model under
+bounded exploration, or the port under a scheduler family (random, PCT, round-robin). The arm is the
+first choice of every input, so mutating an input can move it to another arm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from hypothesis import strategies as st
+
+from fuzz.campaigns.targets import PORT_SCHEDULERS, PortParams
+from model.builders import BUILTIN_SCENARIOS
+from model.errors import PtocheckError
+from model.scenario import Scenario
+from properties.replay import PORT_CHECKS
+from properties.strategies import (
+    SMALL_LIMITS,
+    ProgramLimits,
+    outcome_is_decided,
+    paged_attention_scenarios,
+    scenarios,
+)
+
+MODEL, PORT = "model", "port"
+
+
+def decided(scenario: Scenario) -> bool:
+    """May a generated scenario's expected outcome be asserted? Only when its program decides it
+    (properties.sizing.static_outcome) and it does not run orchestrator and schedulers serially:
+    neither the sizing rules nor the reference model take `serial_orch_sched` into account (the port
+    does: any flow-control or tensor-data wait then ends in a fatal), so there the outcome is open."""
+    return outcome_is_decided(scenario) and not scenario.config.serial_orch_sched
+
+
+@dataclass(frozen=True)
+class Family:
+    """A scenario family: its strategy, and whether a scenario's expected outcome may be asserted."""
+
+    name: str
+    description: str
+    strategy: Callable[[], st.SearchStrategy[Scenario]]
+    asserted: Callable[[Scenario], bool]
+
+
+def _builtin_trb() -> st.SearchStrategy[Scenario]:
+    names = sorted(n for n, f in BUILTIN_SCENARIOS.items() if f().runtime == "tensormap_and_ringbuffer")
+    return st.sampled_from(names).map(lambda n: BUILTIN_SCENARIOS[n]())
+
+
+MEDIUM_LIMITS = replace(SMALL_LIMITS, max_tasks=8, max_block_num=3, max_clusters=2, multi_round=True)
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family(
+            "small",
+            "random programs of at most 4 tasks (properties.strategies.SMALL_LIMITS), any sizing",
+            lambda: scenarios(SMALL_LIMITS, sizing="any", name="fuzz_small"),
+            decided,
+        ),
+        Family(
+            "medium",
+            "random programs of at most 8 tasks, SPMD up to 3 blocks, 2 clusters, two runs sometimes",
+            lambda: scenarios(MEDIUM_LIMITS, sizing="any", name="fuzz_medium"),
+            decided,
+        ),
+        Family(
+            "generated",
+            "random programs with every feature of properties.strategies (up to 12 tasks)",
+            lambda: scenarios(ProgramLimits(), sizing="any", name="fuzz_generated"),
+            decided,
+        ),
+        Family(
+            "paged-attention",
+            "the paged-attention family (AUTO, MANUAL, batched), 1-2 batches of 1-2 blocks",
+            lambda: paged_attention_scenarios(max_batch=2, max_blocks=2),
+            decided,
+        ),
+        Family(
+            "builtin",
+            "the built-in tensormap_and_ringbuffer scenarios (their expected outcomes are asserted)",
+            _builtin_trb,
+            lambda sc: True,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    target: str  # MODEL or PORT
+    family: str
+    schedulers: tuple[str, ...] = ()  # port only: a subset of PORT_SCHEDULERS
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    description: str
+    arms: tuple[Arm, ...]
+    model_max_states: int = 20_000
+    port_runs: int = 2  # runs per drawn scenario (each with its own seed)
+    port_max_steps: int = 200_000
+    port_observers: tuple[str, ...] = (PORT_CHECKS,)  # per-step property sets (properties.replay.OBSERVER_SETS)
+
+    def port_only(self) -> Campaign:
+        """The campaign restricted to its port arms (mutants are switches of the port)."""
+        arms = tuple(a for a in self.arms if a.target == PORT)
+        if not arms:
+            raise PtocheckError(
+                f"campaign {self.name!r} has no port arm, so mutants cannot apply",
+                "--mutant",
+                "pick a campaign that runs the port (see ptocheck fuzz --list)",
+            )
+        return replace(self, arms=arms)
+
+
+RANDOM_PCT = ("random", "pct")
+
+CAMPAIGNS: dict[str, Campaign] = {
+    c.name: c
+    for c in (
+        Campaign(
+            "default",
+            "the port on small and medium random programs and on the built-in workloads under random and "
+            "PCT schedules, plus the reference model explored on small programs",
+            (
+                Arm("port-small", PORT, "small", RANDOM_PCT, weight=3),
+                Arm("port-medium", PORT, "medium", RANDOM_PCT, weight=2),
+                Arm("port-builtin", PORT, "builtin", RANDOM_PCT, weight=1),
+                Arm("model-small", MODEL, "small", weight=2),
+            ),
+        ),
+        Campaign(
+            "model",
+            "the reference model, bounded BFS on small and medium random programs",
+            (Arm("model-small", MODEL, "small", weight=3), Arm("model-medium", MODEL, "medium", weight=1)),
+        ),
+        Campaign(
+            "port",
+            "the port on small, medium and fully featured random programs, random / PCT / round-robin",
+            (
+                Arm("port-small", PORT, "small", PORT_SCHEDULERS, weight=2),
+                Arm("port-medium", PORT, "medium", PORT_SCHEDULERS, weight=2),
+                Arm("port-generated", PORT, "generated", RANDOM_PCT, weight=1),
+            ),
+        ),
+        Campaign(
+            "paged-attention",
+            "the paged-attention family on the port and (bounded) on the model",
+            (
+                Arm("port-pa", PORT, "paged-attention", RANDOM_PCT, weight=3),
+                Arm("model-pa", MODEL, "paged-attention", weight=1),
+            ),
+            model_max_states=50_000,
+        ),
+        Campaign(
+            "builtin",
+            "the built-in scenarios on the port under random and PCT schedules",
+            (Arm("port-builtin", PORT, "builtin", RANDOM_PCT),),
+            port_runs=1,
+        ),
+        Campaign(
+            "ci",
+            "the gate's short campaign: small programs on the port (one run each) and on the model",
+            (Arm("port-small", PORT, "small", RANDOM_PCT), Arm("model-small", MODEL, "small")),
+            model_max_states=5_000,
+            port_runs=1,
+        ),
+    )
+}
+
+
+def get_campaign(name: str) -> Campaign:
+    if name not in CAMPAIGNS:
+        raise PtocheckError(f"no campaign named {name!r}", "--campaign", f"campaigns: {', '.join(CAMPAIGNS)}")
+    return CAMPAIGNS[name]
+
+
+def port_params(arm: Arm) -> st.SearchStrategy[PortParams]:
+    return st.builds(
+        PortParams,
+        scheduler=st.sampled_from(arm.schedulers or ("random",)),
+        seed=st.integers(0, 2**63 - 1),
+        depth=st.integers(1, 3),
+    )

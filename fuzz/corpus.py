@@ -1,0 +1,193 @@
+"""The persistent corpus of fuzz campaigns: inputs, artifacts, errors and per-campaign statistics.
+
+Layout under the corpus directory (default `.ptocheck/corpus`):
+
+    hypothesis/                 Hypothesis example database (DirectoryBasedExampleDatabase), unless
+                                `--database` names another one (a directory, or redis://host:port/db
+                                through hypothesis.extra.redis for several machines sharing a campaign)
+    artifacts/<campaign>/       one versioned artifact per distinct failure (signature + mutants)
+    errors/<campaign>/          internal errors of the tool, each with the input that raised it
+    stats/<campaign>.json       iterations done per lane and seed, coverage counts, findings with counts
+
+Every write is atomic (a temporary file renamed into place) and a new artifact is created exclusively
+(a hard link that fails when the name exists), so a campaign killed at any moment leaves only whole
+files, and two workers finding the same failure keep one artifact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+from model.errors import PtocheckError
+from properties.artifacts import Artifact, dump_artifact
+
+DEFAULT_CORPUS = Path(".ptocheck") / "corpus"
+STATS_KEY = "ptocheck_campaign_stats"
+STATS_VERSION = 1
+
+
+class CorpusError(PtocheckError):
+    """A corpus directory or database that cannot be used."""
+
+
+def open_database(spec: str) -> ExampleDatabase:
+    """A Hypothesis example database: `redis://...` (hypothesis.extra.redis) or a directory path."""
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            redis = importlib.import_module("redis")
+            from hypothesis.extra.redis import RedisExampleDatabase
+        except ImportError:
+            raise CorpusError(
+                "a redis database needs the `redis` Python package", spec, "pip install redis, or use a directory"
+            ) from None
+        try:
+            client = redis.Redis.from_url(spec)
+        except ValueError as e:
+            raise CorpusError(f"not a redis URL: {e}", spec, "use redis://host:port/db") from None
+        db: ExampleDatabase = RedisExampleDatabase(client)
+        return db
+    if "://" in spec:
+        raise CorpusError("unsupported database URL", spec, "use a directory path or redis://host:port/db")
+    return DirectoryBasedExampleDatabase(spec)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def create_exclusive(path: Path, text: str) -> bool:
+    """Create `path` with `text` unless it already exists (atomically); True when this call created it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def short_hash(*parts: str) -> str:
+    h = blake2b(digest_size=5)
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+class Corpus:
+    """One corpus directory (and its example database) shared by every campaign and worker."""
+
+    def __init__(self, root: Path, database: str | None = None) -> None:
+        self.root = root
+        self.database_spec = database or str(root / "hypothesis")
+        if root.exists() and not root.is_dir():
+            raise CorpusError("the corpus path exists and is not a directory", str(root), "pass a directory")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CorpusError(f"cannot create the corpus directory: {e.strerror}", str(root), "check the path") from None
+        self._db: ExampleDatabase | None = None
+
+    @property
+    def db(self) -> ExampleDatabase:
+        if self._db is None:
+            self._db = open_database(self.database_spec)
+        return self._db
+
+    # ------------------------------------------------------------------ inputs (Hypothesis database)
+
+    @staticmethod
+    def input_key(campaign: str) -> bytes:
+        return f"ptocheck.fuzz.{campaign}.corpus".encode()
+
+    @staticmethod
+    def failure_key(campaign: str) -> bytes:
+        return f"ptocheck.fuzz.{campaign}.failures".encode()
+
+    def load_inputs(self, campaign: str) -> list[bytes]:
+        """The saved inputs of a campaign, in a deterministic order (shortest first, then bytes)."""
+        return sorted(set(self.db.fetch(self.input_key(campaign))), key=lambda b: (len(b), b))
+
+    def save_input(self, campaign: str, buffer: bytes) -> None:
+        self.db.save(self.input_key(campaign), buffer)
+
+    def save_failure_input(self, campaign: str, buffer: bytes) -> None:
+        self.db.save(self.failure_key(campaign), buffer)
+
+    # ------------------------------------------------------------------ artifacts and errors
+
+    def artifact_dir(self, campaign: str) -> Path:
+        return self.root / "artifacts" / _safe(campaign)
+
+    def artifact_path(self, campaign: str, key: str, property_id: str) -> Path:
+        return self.artifact_dir(campaign) / f"{_safe(property_id)}-{short_hash(key)}.json"
+
+    def store_artifact(self, campaign: str, key: str, artifact: Artifact) -> tuple[Path, bool]:
+        """Write the artifact of a failure unless one with the same dedup key exists; (path, created)."""
+        path = self.artifact_path(campaign, key, artifact.signature.property_id)
+        return path, create_exclusive(path, dump_artifact(artifact))
+
+    def replace_artifact(self, path: Path, artifact: Artifact) -> None:
+        atomic_write(path, dump_artifact(artifact))
+
+    def store_error(self, campaign: str, key: str, doc: dict[str, Any]) -> tuple[Path, bool]:
+        path = self.root / "errors" / _safe(campaign) / f"error-{short_hash(key)}.json"
+        return path, create_exclusive(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+    # ------------------------------------------------------------------ statistics
+
+    def stats_path(self, campaign: str) -> Path:
+        return self.root / "stats" / f"{_safe(campaign)}.json"
+
+    def load_stats(self, campaign: str) -> dict[str, Any] | None:
+        path = self.stats_path(campaign)
+        if not path.exists():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise CorpusError(
+                f"unreadable campaign statistics: {e}", str(path), "delete the file or run with --fresh"
+            ) from None
+        if not isinstance(doc, dict) or doc.get(STATS_KEY) != STATS_VERSION:
+            raise CorpusError(
+                "campaign statistics of an unsupported version", str(path), "delete the file or run with --fresh"
+            )
+        return doc
+
+    def save_stats(self, campaign: str, doc: dict[str, Any]) -> None:
+        doc = {STATS_KEY: STATS_VERSION, **{k: v for k, v in doc.items() if k != STATS_KEY}}
+        atomic_write(self.stats_path(campaign), json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+    def artifacts(self, campaign: str) -> Iterable[Path]:
+        return sorted(self.artifact_dir(campaign).glob("*.json"))

@@ -1,0 +1,665 @@
+"""Properties of the TRB port (runtime/trb), checked after every step and at the end of a run.
+
+Step invariants (spec §3) are incremental: each is registered on the memory cells it reads, and after a
+step only the checks registered on the cells the step's `Op.writes` names run again. Event properties
+(single completion/consumption, dispatch only after every producer completed, RETAIN readers done before
+their producer's heap bytes are reused) are judged at the moment the port records the event in its ghost
+history, against the dependency graph the reference derivation (`model.dependencies`) gives: the port's
+own wiring is what is being checked, so it cannot be the yardstick.
+
+DFS resumes runs after a fast replay that observers do not see, so every check here is a function of the
+port's current state, its ghost counters and the event being recorded (never of what this observer saw
+before): a replayed prefix re-creates all of it.
+
+`PortWitnesses` records the first step at which each "sometimes" condition held (non-vacuity witnesses,
+including the fine-grained splits of spec §10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from model.builders.paged_attention import paged_attention
+from model.dependencies import derive_all_edges
+from model.program import RETAIN, WAIT, ProgramInfo
+from model.scenario import (
+    Arg,
+    Buffer,
+    Config,
+    Constants,
+    Expected,
+    FatalCode,
+    OutputSpec,
+    Region,
+    Scenario,
+    ScopeBegin,
+    ScopeEnd,
+    Submit,
+    Tag,
+    validate,
+)
+from runtime.core import Executor, Failure, Observer, StepRecord, System
+from runtime.execution import DEADLOCK
+from runtime.search import SearchBounds, search
+from runtime.trb import consts as K
+from runtime.trb.mutants import MUTANTS
+from runtime.trb.system import TrbSystem
+
+
+@dataclass(frozen=True)
+class PortProperty:
+    name: str
+    spec: str
+    kind: str  # "always" (every step), "event" (at a ghost event), "end" (end of run), "sometimes"
+    description: str
+
+
+PROPERTIES: tuple[PortProperty, ...] = (
+    PortProperty("window_bound", "INV-R1", "always", "0 <= cur - la <= W - 1 on every ring"),
+    PortProperty("consumed_prefix", "INV-R3", "always", "every id below la still in its slot is CONSUMED"),
+    PortProperty("slot_rebind_after_reclaim", "INV-R4", "always", "a slot is bound to id t only while t - la <= W - 1"),
+    PortProperty("heap_disjoint", "INV-H1", "always", "live tasks' heap buffers are disjoint and inside the ring's heap"),
+    PortProperty("fanin_bounded", "INV-F2", "always", "fanin_refcount never exceeds fanin_count"),
+    PortProperty("balanced_releases", "INV-L2", "always", "rc_low <= fc_low and rc_scope <= fc_scope"),
+    PortProperty("pool_bounds", "INV-P1/P2", "always", "0 <= top - tail <= capacity (dep/fanin pools); heap offsets in [0, H]"),
+    PortProperty("single_completion", "INV-D3", "event", "a task completes at most once per run"),
+    PortProperty("single_consumption", "INV-L3", "event", "a task is consumed at most once per run, and only after completing"),
+    PortProperty("dispatch_after_producers", "INV-F4", "event", "a task is dispatched only after every WAIT producer completed"),
+    PortProperty("completed_after_kernels", "INV-D2", "event", "a scheduler completes a task only after AICore ran every one of its subtasks"),
+    PortProperty("retain_reader_before_reuse", "INV-L4", "event", "every submitted RETAIN reader of P completed before P's heap bytes are reallocated"),
+    PortProperty("expected_outcome", "EVENTUALLY", "end", "no always_assert fires, and no fatal code latches in a scenario that expects every task consumed"),
+    PortProperty("all_consumed_once", "EVENTUALLY", "end", "every task completed and consumed exactly once per run"),
+    PortProperty("no_lost_wakeup", "INV-F3/R6", "end", "no run ends with a ready task or a consumed ring head left behind"),
+    PortProperty("run_terminates", "EVENTUALLY", "end", "the run ends with no work left (deadlock / step limit are failures)"),
+)
+PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
+
+SOMETIMES: tuple[PortProperty, ...] = (
+    PortProperty("window_full", "INV-R1", "sometimes", "cur - la == W - 1 on some ring"),
+    PortProperty("slot_rebound", "INV-R4", "sometimes", "a slot is bound to a second generation"),
+    PortProperty("la_advanced", "INV-R3", "sometimes", "la moved past a consumed task"),
+    PortProperty("heap_wrapped", "INV-H1", "sometimes", "a live buffer starts below an older live buffer (heap wrap)"),
+    PortProperty("fanin_satisfied", "INV-F2", "sometimes", "fanin_refcount reached a non-zero fanin_count"),
+    PortProperty("all_released", "INV-L2", "sometimes", "a task's rc reached fc with claims"),
+    PortProperty("dep_pool_used", "INV-P1", "sometimes", "a dep-list node is live"),
+    PortProperty("consumed", "INV-L3", "sometimes", "a task was consumed"),
+    PortProperty("cur_before_prepare", "§10 alloc split", "sometimes", "cur committed while the new slot is not yet prepared"),
+    PortProperty("completed_release_deferred", "§10 release split", "sometimes", "a completed task's own release is still deferred"),
+    PortProperty("advance_lock_vs_consume", "§10 advance split", "sometimes", "advance_lock held while another thread consumes the ring head"),
+)
+
+Check = Callable[[int], str | None]
+
+# fatal codes the runtime latches when it detects that nothing moves (its deadlock and timeout backstops)
+NO_PROGRESS_CODES = frozenset(int(code) for code in (
+    FatalCode.SCOPE_DEADLOCK, FatalCode.HEAP_RING_DEADLOCK, FatalCode.FLOW_CONTROL_DEADLOCK,
+    FatalCode.TENSOR_WAIT_TIMEOUT, FatalCode.TENSORMAP_OVERFLOW, FatalCode.SCHEDULER_TIMEOUT,
+))
+
+
+class ModelEdges:
+    """WAIT producers and RETAIN readers of every task, from the reference derivation."""
+
+    def __init__(self, system: TrbSystem) -> None:
+        info = ProgramInfo(system.scenario)
+        n = len(system.plan.tasks)
+        names = [t.name for t in system.plan.tasks]
+        model_names = [t.name for t in info.tasks]
+        if names != model_names:
+            raise AssertionError(f"port plan tasks {names} differ from the model's {model_names}")
+        self.wait_producers: list[list[int]] = [[] for _ in range(n)]
+        self.retain_readers: list[list[int]] = [[] for _ in range(n)]
+        for row in derive_all_edges(info):
+            if row.flags & WAIT and row.pred not in self.wait_producers[row.succ]:
+                self.wait_producers[row.succ].append(row.pred)
+            if row.flags & RETAIN and row.succ not in self.retain_readers[row.pred]:
+                self.retain_readers[row.pred].append(row.succ)
+
+
+class PortInvariants:
+    """Observer: the spec §3 invariants the port's state expresses, plus event and end-of-run properties.
+
+    `enabled` restricts the checked properties (default: all of PROPERTY_NAMES)."""
+
+    def __init__(self, system: TrbSystem, enabled: frozenset[str] | None = None) -> None:
+        self.s = system
+        self.enabled = frozenset(PROPERTY_NAMES) if enabled is None else enabled
+        unknown = self.enabled - set(PROPERTY_NAMES)
+        if unknown:
+            raise ValueError(f"unknown port properties: {sorted(unknown)}")
+        self.edges = ModelEdges(system)
+        self.pending: Failure | None = None
+        self.step_index = 0
+        # heap interval per (run, task), recorded when the task is submitted (its alloc has run)
+        self.intervals: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.by_cell: dict[int, list[tuple[str, Check, int]]] = {}
+        self._register()
+        self._orig_ghost = system.ghost
+        system.ghost = self._on_ghost  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ registration
+
+    def _on(self, prop: str, cells: tuple[int, ...], check: Check, arg: int) -> None:
+        if prop not in self.enabled:
+            return
+        for cell in cells:
+            self.by_cell.setdefault(cell, []).append((prop, check, arg))
+
+    def _register(self) -> None:
+        s = self.s
+        for r in range(K.NUM_RINGS):
+            if not s.plan.nslots[r]:
+                continue
+            self._on("window_bound", (s.R_CUR + r, s.R_LA + r), self._window, r)
+            self._on("consumed_prefix", (s.R_LA + r,), self._prefix, r)
+            self._on("pool_bounds", (s.DP_TOP + r, s.DP_TAIL + r, s.FP_TOP + r, s.FP_TAIL + r,
+                                     s.AL_TOP + r, s.AL_TAIL + r), self._pools, r)
+        for g in range(s.n_slots):
+            self._on("slot_rebind_after_reclaim", (s.D_LOCAL + g, s.S_BOUND + g), self._rebind, g)
+            self._on("heap_disjoint", (s.D_BASE + g, s.D_END + g), self._heap, g)
+            self._on("fanin_bounded", (s.S_FRC + g, s.S_FCOUNT + g), self._fanin, g)
+            self._on("balanced_releases", (s.S_RC + g, s.S_FC + g), self._releases, g)
+
+    # ------------------------------------------------------------------ step checks
+
+    def _live(self, g: int) -> bool:
+        s, c = self.s, self.s.c
+        r = s.slot_ring[g]
+        return bool(c[s.S_BOUND + g]) and c[s.D_RING + g] == r and c[s.R_LA + r] <= c[s.D_LOCAL + g] < c[s.R_CUR + r]
+
+    def _window(self, r: int) -> str | None:
+        s, c = self.s, self.s.c
+        cur, la = c[s.R_CUR + r], c[s.R_LA + r]
+        if 0 <= cur - la <= s.windows[r] - 1:
+            return None
+        return f"ring {r}: cur {cur} - la {la} outside [0, W-1 = {s.windows[r] - 1}]"
+
+    def _prefix(self, r: int) -> str | None:
+        # judged on the ghost history: a reclaimed slot keeps its old descriptor until STEP 4-5 of the
+        # next submit rewrites it, while prepare_task already reset task_state to PENDING
+        s, c = self.s, self.s.c
+        la, w, run = c[s.R_LA + r], s.windows[r], s.round
+        for local in range(max(0, la - w), la):
+            ti = s.plan.task_at.get((r, local), -1)
+            if ti >= 0 and not s.ghost_consumed[run][ti]:
+                return f"ring {r}: la = {la} passed task {s.plan.tasks[ti].name} (r{r}:{local}), never consumed"
+        return None
+
+    def _rebind(self, g: int) -> str | None:
+        s, c = self.s, self.s.c
+        if not c[s.S_BOUND + g]:
+            return None
+        r = s.slot_ring[g]
+        local, la = c[s.D_LOCAL + g], c[s.R_LA + r]
+        if local - la <= s.windows[r] - 1:
+            return None
+        return (f"slot {s.slot_label(g)} bound to r{r}:{local} while la = {la}: its previous occupant "
+                f"r{r}:{local - s.windows[r]} is not reclaimed")
+
+    def _heap(self, g: int) -> str | None:
+        s, c = self.s, self.s.c
+        if not self._live(g):
+            return None
+        r = s.slot_ring[g]
+        base, end = c[s.D_BASE + g], c[s.D_END + g]
+        lo, hi = s.heap_base[r], s.heap_base[r] + s.heap_size[r]
+        if end > base and not (lo <= base and end <= hi):
+            return f"{s.slot_label(g)}: buffer [{base:#x}, {end:#x}) outside ring {r}'s heap [{lo:#x}, {hi:#x})"
+        if end <= base:
+            return None
+        for h in range(s.slot_base[r], s.slot_base[r] + s.plan.nslots[r]):
+            if h == g or not self._live(h):
+                continue
+            b2, e2 = c[s.D_BASE + h], c[s.D_END + h]
+            if e2 > b2 and base < e2 and b2 < end:
+                return (f"live buffers overlap: {s.slot_label(g)} [{base:#x}, {end:#x}) and "
+                        f"{s.slot_label(h)} [{b2:#x}, {e2:#x})")
+        return None
+
+    def _fanin(self, g: int) -> str | None:
+        s, c = self.s, self.s.c
+        frc, cnt = c[s.S_FRC + g], c[s.S_FCOUNT + g]
+        if cnt == 0 or frc <= cnt:  # fanin_count is published before the first increment (INV-F1)
+            return None
+        return f"{s.slot_label(g)}: fanin_refcount {frc} > fanin_count {cnt}"
+
+    def _releases(self, g: int) -> str | None:
+        s, c = self.s, self.s.c
+        rc, fc = c[s.S_RC + g], c[s.S_FC + g]
+        if (rc & K.LOW_MASK) <= (fc & K.LOW_MASK) and (rc & K.SCOPE_BIT) <= (fc & K.SCOPE_BIT):
+            return None
+        return f"{s.slot_label(g)}: fanout_refcount {rc:#x} exceeds fanout_count {fc:#x}"
+
+    def _pools(self, r: int) -> str | None:
+        s, c = self.s, self.s.c
+        cap = s.dep_cap[r]
+        for label, top, tail in (("dep_pool", s.DP_TOP, s.DP_TAIL), ("fanin_pool", s.FP_TOP, s.FP_TAIL)):
+            used = c[top + r] - c[tail + r]
+            if not 0 <= used <= cap:
+                return f"ring {r} {label}: top - tail = {used} outside [0, {cap}]"
+        h = s.heap_size[r]
+        for label, cell in (("heap_top", s.AL_TOP), ("heap_tail", s.AL_TAIL)):
+            if not 0 <= c[cell + r] <= h:
+                return f"ring {r} {label} = {c[cell + r]:#x} outside [0, {h:#x}]"
+        return None
+
+    # ------------------------------------------------------------------ event checks
+
+    def _on_ghost(self, kind: str, task: int, extra: int = 0) -> None:
+        self._orig_ghost(kind, task, extra)
+        if self.pending is None:
+            self.pending = self._judge_event(kind, self.s.round, task)
+
+    def _fail(self, prop: str, message: str) -> Failure | None:
+        if prop not in self.enabled:
+            return None
+        return Failure(prop, message, self.step_index)
+
+    def _judge_event(self, kind: str, run: int, task: int) -> Failure | None:
+        s = self.s
+        name = s.plan.tasks[task].name
+        if kind == "completed" and s.ghost_completed[run][task] > 1:
+            return self._fail("single_completion", f"run {run}: task {name} completed {s.ghost_completed[run][task]} times")
+        if kind == "completed":
+            # orchestrator-completed tasks (alloc_tensors, inline dummies) have no subtasks to wait for
+            need, ran = s.plan.tasks[task].total_subtasks, s.ghost_kernels[run][task]
+            if ran < need:
+                return self._fail(
+                    "completed_after_kernels",
+                    f"run {run}: task {name} completed after {ran} of its {need} subtask kernel(s) ran",
+                )
+        if kind == "consumed":
+            if s.ghost_consumed[run][task] > 1:
+                return self._fail("single_consumption", f"run {run}: task {name} consumed twice")
+            if s.ghost_completed[run][task] < 1:
+                return self._fail("single_consumption", f"run {run}: task {name} consumed before it completed")
+        if kind == "dispatch":
+            for p in self.edges.wait_producers[task]:
+                if s.ghost_completed[run][p] < 1:
+                    return self._fail(
+                        "dispatch_after_producers",
+                        f"run {run}: task {name} dispatched before its producer {s.plan.tasks[p].name} completed",
+                    )
+        if kind == "submit":
+            return self._judge_reuse(run, task)
+        return None
+
+    def _judge_reuse(self, run: int, task: int) -> Failure | None:
+        s, c = self.s, self.s.c
+        tp = s.plan.tasks[task]
+        g = s.slot_of(tp.ring, tp.local)
+        base, end = c[s.D_BASE + g], c[s.D_END + g]
+        if end <= base:
+            return None
+        for (run2, p), (ring, b2, e2) in self.intervals.items():
+            if run2 != run or ring != tp.ring or not (base < e2 and b2 < end):
+                continue
+            for reader in self.edges.retain_readers[p]:
+                if s.ghost_submitted[run][reader] and not s.ghost_completed[run][reader]:
+                    return self._fail(
+                        "retain_reader_before_reuse",
+                        f"run {run}: {tp.name} reallocates [{base:#x}, {end:#x}) of {s.plan.tasks[p].name} "
+                        f"before its RETAIN reader {s.plan.tasks[reader].name} completed",
+                    )
+        # the bytes now belong to `task`: forget older owners of overlapping ranges
+        for key in [k for k, (ring, b2, e2) in self.intervals.items()
+                    if k[0] == run and ring == tp.ring and base < e2 and b2 < end]:
+            del self.intervals[key]
+        self.intervals[(run, task)] = (tp.ring, base, end)
+        return None
+
+    # ------------------------------------------------------------------ Observer protocol
+
+    def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
+        self.step_index = rec.index
+        if self.pending is not None:
+            failure, self.pending = self.pending, None
+            return Failure(failure.property_id, failure.message, rec.index)
+        by_cell = self.by_cell
+        for cell in rec.op.writes:
+            checks = by_cell.get(cell)
+            if checks is None:
+                continue
+            for prop, check, arg in checks:
+                message = check(arg)
+                if message is not None:
+                    return Failure(prop, f"{message} (after {rec.op.what})", rec.index)
+        return None
+
+    def at_end(self, ex: Executor, outcome: str) -> Failure | None:
+        s = self.s
+        # An abort or a fatal code the scenario does not expect stops the threads, so what is left undone is
+        # its consequence and the unexpected outcome is reported. A no-progress detector's code (a deadlock
+        # or timeout backstop) is itself a consequence: a lost wake-up behind it is reported first.
+        unexpected = self._unexpected_outcome()
+        lost = self._lost_wakeup() if outcome == DEADLOCK else None
+        if lost is not None and "no_lost_wakeup" in self.enabled and (
+            unexpected is None or (s.crash is None and s.fatal_code() in NO_PROGRESS_CODES)
+        ):
+            return Failure("no_lost_wakeup", lost, ex.steps)
+        if unexpected is not None and "expected_outcome" in self.enabled:
+            return Failure("expected_outcome", unexpected, ex.steps)
+        if outcome == DEADLOCK:
+            if "run_terminates" in self.enabled:
+                return Failure("run_terminates", s.work_left() or "threads left unfinished", ex.steps)
+            return None
+        if s.scenario.expected.fatal is None and "all_consumed_once" in self.enabled:
+            for run in range(s.runs):
+                for ti, task in enumerate(s.plan.tasks):
+                    done, used = s.ghost_completed[run][ti], s.ghost_consumed[run][ti]
+                    if done != 1 or used != 1:
+                        return Failure(
+                            "all_consumed_once", f"run {run}: task {task.name} completed {done}x, consumed {used}x",
+                            ex.steps,
+                        )
+        return None
+
+    def _unexpected_outcome(self) -> str | None:
+        s = self.s
+        if s.crash is not None:
+            return f"the runtime aborted: {s.crash}"
+        # a scenario that expects a fatal may not decide which one (generated scenarios): judged elsewhere
+        if s.fatal_code() and s.scenario.expected.fatal is None:
+            return s.work_left()
+        return None
+
+    def _lost_wakeup(self) -> str | None:
+        s, c = self.s, self.s.c
+        run = s.round
+        for ti, task in enumerate(s.plan.tasks):
+            if not s.ghost_submitted[run][ti] or s.ghost_completed[run][ti]:
+                continue
+            if all(s.ghost_completed[run][p] for p in self.edges.wait_producers[ti]):
+                return f"run {run}: task {task.name} has every producer completed but never completed"
+        for r in range(K.NUM_RINGS):
+            la, cur = c[s.R_LA + r], c[s.R_CUR + r]
+            if la < cur:
+                g = s.slot_of(r, la)
+                if c[s.S_STATE + g] == K.CONSUMED and c[s.D_LOCAL + g] == la:
+                    return f"ring {r}: head r{r}:{la} is CONSUMED but la never advanced past it"
+        return None
+
+
+class PortWitnesses:
+    """Observer that never fails: records the first step at which each SOMETIMES condition held."""
+
+    def __init__(self, system: TrbSystem) -> None:
+        self.s = system
+        self.seen: dict[str, int] = {}
+        self.thread_of_lock: dict[int, int] = {}
+
+    def _saw(self, name: str, step: int) -> None:
+        if name not in self.seen:
+            self.seen[name] = step
+
+    def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
+        s, c, i = self.s, self.s.c, rec.index
+        writes = rec.op.writes
+        for r in range(K.NUM_RINGS):
+            if not s.plan.nslots[r]:
+                continue
+            cur, la = c[s.R_CUR + r], c[s.R_LA + r]
+            if cur - la == s.windows[r] - 1 and cur > 0:
+                self._saw("window_full", i)
+            if s.R_LA + r in writes and la > 0:
+                self._saw("la_advanced", i)
+            if s.R_CUR + r in writes and cur > 0:
+                g = s.slot_of(r, cur - 1)
+                if not c[s.S_BOUND + g] or c[s.D_LOCAL + g] != cur - 1:
+                    self._saw("cur_before_prepare", i)
+            if s.R_ALOCK + r in writes and c[s.R_ALOCK + r]:
+                self.thread_of_lock[r] = rec.tid
+            if c[s.R_ALOCK + r] and self.thread_of_lock.get(r, rec.tid) != rec.tid and la < cur:
+                head = s.slot_of(r, la)
+                if s.S_STATE + head in writes and c[s.S_STATE + head] == K.CONSUMED:
+                    self._saw("advance_lock_vs_consume", i)
+        for cell in writes:
+            g = cell - s.D_LOCAL
+            if 0 <= g < s.n_slots and c[cell] >= s.windows[s.slot_ring[g]]:
+                self._saw("slot_rebound", i)
+            g = cell - s.S_FRC
+            if 0 <= g < s.n_slots and c[s.S_FCOUNT + g] and c[cell] == c[s.S_FCOUNT + g]:
+                self._saw("fanin_satisfied", i)
+            g = cell - s.S_RC
+            if 0 <= g < s.n_slots and c[s.S_FC + g] & K.LOW_MASK and c[cell] == c[s.S_FC + g]:
+                self._saw("all_released", i)
+            g = cell - s.S_STATE
+            if 0 <= g < s.n_slots and c[cell] == K.CONSUMED:
+                self._saw("consumed", i)
+            g = cell - s.D_BASE
+            if 0 <= g < s.n_slots and self._wrapped(g):
+                self._saw("heap_wrapped", i)
+        for r in range(K.NUM_RINGS):
+            if c[s.DP_TOP + r] - c[s.DP_TAIL + r] > 0 and s.plan.nslots[r]:
+                self._saw("dep_pool_used", i)
+        for t in range(s.n_sched):
+            for k in range(c[s.T_DEF_COUNT + t]):
+                g = c[s.T_DEF[t] + k] - 1
+                if 0 <= g < s.n_slots and c[s.S_STATE + g] >= K.COMPLETED:
+                    self._saw("completed_release_deferred", i)
+        return None
+
+    def _wrapped(self, g: int) -> bool:
+        s, c = self.s, self.s.c
+        r = s.slot_ring[g]
+        local = c[s.D_LOCAL + g]
+        older = local - 1
+        if older < c[s.R_LA + r] or older < 0:
+            return False
+        h = s.slot_of(r, older)
+        return c[s.D_LOCAL + h] == older and c[s.D_END + h] > c[s.D_BASE + h] and c[s.D_BASE + g] < c[s.D_BASE + h]
+
+    def at_end(self, ex: Executor, outcome: str) -> Failure | None:
+        return None
+
+
+def port_observers(enabled: frozenset[str] | None = None) -> Callable[[System], Sequence[Observer]]:
+    """The observer factory a search takes: `search(..., observers=port_observers())`."""
+
+    def make(system: System) -> Sequence[Observer]:
+        if not isinstance(system, TrbSystem):
+            raise TypeError(f"port properties check a TrbSystem, got {type(system).__name__}")
+        return [PortInvariants(system, enabled)]
+
+    return make
+
+
+# ---------------------------------------------------------------------------------- mutant cases
+
+
+def retain_pairs(pairs: int, scheduler_threads: int = 2, name: str = "retain_pairs") -> Scenario:
+    """`pairs` scopes on ring 1 (W = 4), each a producer X_k and a RETAIN reader Y_k of its output:
+    slots and heap bytes are reused across scopes."""
+    cfg = Config(task_window=(4, 4, 4, 4), heap_bytes=(4096,) * 4, dep_pool=(16,) * 4,
+                 scheduler_threads=scheduler_threads, clusters=1)
+    prog: list[object] = []
+    for k in range(pairs):
+        prog += [
+            ScopeBegin(),
+            Submit(f"X{k}", (0, -1, -1), (Arg(Tag.OUTPUT, creates=OutputSpec(f"x{k}", (16,), "FLOAT32")),)),
+            Submit(f"Y{k}", (-1, 1, -1), (Arg(Tag.INPUT, Region(f"x{k}", (16,), (1,))),
+                                         Arg(Tag.OUTPUT, creates=OutputSpec(f"y{k}", (16,), "FLOAT32")))),
+            ScopeEnd(),
+        ]
+    return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]
+
+
+def one_block_attention() -> Scenario:
+    """Paged attention with one KV block (a differently shaped scenario: fan-in, several rings)."""
+    cfg = Config(task_window=(4, 4, 8, 4), heap_bytes=(4096, 4096, 8192, 4096), dep_pool=(16,) * 4,
+                 scheduler_threads=2, clusters=1)
+    return paged_attention(1, 16, 16, 16, [16], config=cfg, name="pa_one_block", expected=Expected())
+
+
+def _config(window: int = 8, heap: int = 4096, dep_pool: int = 16, threads: int = 1, **scaled: int) -> Config:
+    """Equal rings; one cluster per scheduler thread; `scaled` scales C++ constants down (recorded as scaled)."""
+    return Config(task_window=(window,) * 4, heap_bytes=(heap,) * 4, dep_pool=(dep_pool,) * 4,
+                  scheduler_threads=threads, clusters=threads, constants=replace(Constants(), **scaled))
+
+
+def _output(name: str, numel: int) -> Arg:
+    return Arg(Tag.OUTPUT, creates=OutputSpec(name, (numel,), "FLOAT32"))
+
+
+def _input(name: str, numel: int, offset: int = 0) -> Arg:
+    return Arg(Tag.INPUT, Region(name, (numel,), (1,), offset))
+
+
+def _scoped(name: str, *args: Arg) -> list[object]:
+    """One AIV task in its own scope, so it is consumed as soon as it completes."""
+    return [ScopeBegin(), Submit(name, (-1, 1, -1), args), ScopeEnd()]
+
+
+def deferred_release_cap_one(pairs: int, window: int, name: str) -> Scenario:
+    """Producer/RETAIN-reader pairs in scopes with the deferred-release buffer scaled to 1 entry (catalogue
+    A03): a scheduler that completes two tasks in a row must flush and still release the second."""
+    cfg = _config(window=window, threads=1, deferred_release_capacity=1)
+    prog: list[object] = []
+    for k in range(pairs):
+        prog += [ScopeBegin(), Submit(f"P{k}", (-1, 1, -1), (_output(f"p{k}", 16),)),
+                 Submit(f"C{k}", (-1, 1, -1), (_input(f"p{k}", 16), _output(f"c{k}", 16))), ScopeEnd()]
+    return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]
+
+
+def exact_fit_heap(units: tuple[int, ...], threads: int, name: str) -> Scenario:
+    """Independent single-output tasks whose outputs are `units` x 1024 bytes (the packed-output alignment)
+    on a heap of units[0] + units[1] (catalogue B02): after the first is reclaimed, two wrapped allocations
+    fill the gap exactly while the second task may still be live."""
+    cfg = _config(window=8, heap=1024 * (units[0] + units[1]), threads=threads)
+    prog: list[object] = []
+    for i, u in enumerate(units):
+        prog += _scoped(f"T{i}", _output(f"t{i}", 256 * u))
+    return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]
+
+
+def tensormap_pool_writers(writers: int, pool: int, threads: int, name: str) -> Scenario:
+    """INOUT writers of distinct external buffers, each in its own scope, with the TensorMap entry pool
+    scaled to `pool` entries (catalogue C02): the pool is full while older writers retire."""
+    cfg = _config(window=8, threads=threads, tensormap_pool_size=pool)
+    bufs = tuple(Buffer(f"B{i}", "FLOAT32", 16, external=True) for i in range(writers))
+    prog: list[object] = []
+    for i in range(writers):
+        prog += _scoped(f"W{i}", Arg(Tag.INOUT, Region(f"B{i}", (16,), (1,))))
+    return validate(Scenario(name, cfg, bufs, tuple(prog)))  # type: ignore[arg-type]
+
+
+def cross_ring_same_local(outer_depth: int, kernels: tuple[int, int, int], name: str) -> Scenario:
+    """One core of each type; A (ring `outer_depth`, local 0), then its consumer B (the next ring, local 0)
+    in a nested scope (catalogue E02): the two dispatches to one core carry the same local id."""
+    prog = [ScopeBegin()] * outer_depth + [
+        Submit("A", kernels, (_output("a", 16),)),
+        ScopeBegin(), Submit("B", kernels, (_input("a", 16), _output("b", 16))), ScopeEnd(),
+    ] + [ScopeEnd()] * outer_depth
+    return validate(Scenario(name, _config(window=4), (), tuple(prog)))  # type: ignore[arg-type]
+
+
+def nested_scopes(depth: int, per_scope: int, window: int, name: str) -> Scenario:
+    """`depth` nested open scopes of `per_scope` tasks each (one ring per depth), more tasks in open scopes
+    than the compile-time default of 16 but fewer than the sum of the windows (catalogue F02)."""
+    cfg = _config(window=window, heap=1 << 16, dep_pool=64)
+    prog: list[object] = []
+    for d in range(depth):
+        prog.append(ScopeBegin())
+        prog += [Submit(f"S{d}_{i}", (-1, 1, -1), (_output(f"s{d}_{i}", 16),)) for i in range(per_scope)]
+    prog += [ScopeEnd()] * depth
+    return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]
+
+
+def tiled_writers(writers: int, threads: int, tag: Tag, name: str) -> Scenario:
+    """`writers` tasks each write a disjoint 16-element tile of X (INOUT or OUTPUT_EXISTING), then one
+    reader of the whole of X (catalogue G01 with 2-3 writers instead of 17)."""
+    cfg = _config(window=8, threads=threads)
+    bufs = (Buffer("X", "FLOAT32", 16 * writers, external=True),)
+    prog: list[object] = [ScopeBegin()]
+    prog += [Submit(f"W{i}", (-1, 1, -1), (Arg(tag, Region("X", (16,), (1,), 16 * i)),)) for i in range(writers)]
+    prog += [Submit("R", (-1, 1, -1), (Arg(Tag.INPUT, Region("X", (16 * writers,), (1,))), _output("r", 16))),
+             ScopeEnd()]
+    return validate(Scenario(name, cfg, bufs, tuple(prog)))  # type: ignore[arg-type]
+
+
+def independent_tasks(tasks: int, threads: int, window: int, name: str) -> Scenario:
+    """Independent single-output tasks, each in its own scope, on `threads` schedulers that each own one
+    cluster: ring heads are consumed by different threads at nearly the same time (catalogue A01)."""
+    prog: list[object] = []
+    for i in range(tasks):
+        prog += _scoped(f"T{i}", _output(f"t{i}", 16))
+    return validate(Scenario(name, _config(window=window, threads=threads), (), tuple(prog)))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MutantCase:
+    """A fixed-budget search that finds a mutant: the scenarios (the targeted one first), the engine, the
+    seed, the runs, and the property the finding must name."""
+
+    mutant: str
+    property_id: str
+    scenarios: tuple[Callable[[], Scenario], ...]
+    engine: str = "random"
+    seed: int = 1
+    runs: int = 60
+    max_steps: int = 5000
+
+
+MUTANT_CASES: tuple[MutantCase, ...] = (
+    MutantCase("M_SLOT_INDEX_BY_ID", "no_lost_wakeup",
+               (lambda: retain_pairs(3), lambda: retain_pairs(4, 1, "retain_pairs_1sched"))),
+    MutantCase("M_HEAP_TAIL_ABSOLUTE", "heap_disjoint",
+               (lambda: retain_pairs(3), lambda: retain_pairs(4, 1, "retain_pairs_1sched"))),
+    MutantCase("M_COMPLETION_FLAG_NO_GENERATION", "consumed_prefix",
+               (lambda: retain_pairs(3), lambda: retain_pairs(6, 2, "retain_pairs_6"))),
+    MutantCase("M_SCHED_NO_INIT_WAIT", "no_lost_wakeup",
+               (lambda: retain_pairs(3), one_block_attention)),
+    MutantCase("M_DEFERRED_RELEASE_DROP_ON_FULL", "expected_outcome",
+               (lambda: deferred_release_cap_one(3, 8, "defer_cap1_pairs"),
+                lambda: deferred_release_cap_one(4, 4, "defer_cap1_pairs_w4")), runs=30),
+    MutantCase("M_HEAP_GAP_NONSTRICT", "heap_disjoint",
+               (lambda: exact_fit_heap((2, 2, 1, 1, 2), 1, "exact_fit_heap"),
+                lambda: exact_fit_heap((3, 5, 2, 1, 5), 2, "exact_fit_heap_2sched"))),
+    MutantCase("M_TMAP_POOL_ASSERT", "expected_outcome",
+               (lambda: tensormap_pool_writers(3, 2, 1, "tmap_pool_2"),
+                lambda: tensormap_pool_writers(4, 3, 2, "tmap_pool_3_2sched")), runs=30),
+    MutantCase("M_SCOPE_CAP_COMPILE_DEFAULT", "expected_outcome",
+               (lambda: nested_scopes(3, 6, 8, "open_scopes_18_w8"),
+                lambda: nested_scopes(2, 9, 16, "open_scopes_18_w16")), runs=3),
+    MutantCase("M_TOKEN_FROM_LOCAL_ID", "completed_after_kernels",
+               (lambda: cross_ring_same_local(1, (-1, 1, -1), "cross_ring_tokens_aiv"),
+                lambda: cross_ring_same_local(2, (1, -1, -1), "cross_ring_tokens_aic_r2")), runs=20),
+    MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
+               (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
+                lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200),
+    MutantCase("M_LOOKUP_CAP", "dispatch_after_producers",
+               (lambda: tiled_writers(2, 1, Tag.INOUT, "tiled_inout_writers"),
+                lambda: tiled_writers(3, 2, Tag.OUTPUT_EXISTING, "tiled_output_existing_2sched"))),
+)
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    mutant: str
+    catalogue_id: str
+    scenario: str
+    property_id: str  # what the search reported ("" when nothing was found)
+    engine: str
+    executions: int
+    steps: int
+    seconds: float
+    verdict: str
+
+
+def run_mutant_case(case: MutantCase, scenario: Scenario, mutants: frozenset[str]) -> MutantResult:
+    """One fixed-budget search of `scenario` with `mutants` on (empty: the unmutated port)."""
+    bounds = SearchBounds(runs=case.runs, max_steps=case.max_steps)
+    report = search(lambda: TrbSystem(scenario, mutants), case.engine, case.seed, bounds, port_observers())
+    first = report.failures[0] if report.failures else None
+    return MutantResult(
+        case.mutant,
+        MUTANTS[case.mutant].catalogue_id,
+        scenario.name,
+        first.property_id if first is not None else "",
+        f"{case.engine}(seed={case.seed}, runs<={case.runs})",
+        report.executions,
+        first.step if first is not None else 0,
+        report.seconds,
+        report.verdict(),
+    )

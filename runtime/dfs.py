@@ -1,0 +1,773 @@
+"""Exhaustive depth-first search over a System's interleavings, with a preemption bound and sleep sets.
+
+What it explores. Every schedule of the System whose number of preemptions is at most the bound. A
+preemption is a switch away from a thread that could have continued (it was runnable); a switch away
+from a thread that blocked or finished is free, and so is every choice among fired backstops (they are
+offered only when nothing else can run).
+
+Stateful search. A node is (global state, current thread), the current thread being kept only while it
+is runnable (it is what makes a switch cost a preemption). Each expansion of a state records how many
+preemptions the bound still allowed below it; a later arrival is cut when an earlier expansion covers
+it: same or no current thread and at least as many preemptions left, or one more left with any current
+thread (a switch costs at most one), or an earlier expansion that the bound never cut anywhere below
+("complete": nothing left to gain). So a state is re-expanded only when reached with fewer preemptions.
+
+Partial-order reduction: sleep sets over the ops' read/write footprints. Two ops are dependent when they
+touch a common cell and at least one writes it (lock ops count every cell they touch as written; an op
+with an empty footprint is dependent on everything unless it is LOCAL or a FENCE). After the subtree of
+child `t` of a node is explored, `t` sleeps in the later siblings' subtrees until a dependent op runs.
+Sleep sets alone never lose a reachable state, but combined naively with a preemption bound they do:
+the equivalent schedule that explored `t` first may need more preemptions than the one pruned (Coons,
+Musuvathi, McKinley, "Bounded partial-order reduction", OOPSLA 2013). So `t` is put to sleep only when
+the bound cut nothing in its subtree; below the bound's frontier the search falls back to plain stateful
+search, which is sound. A node's stored sleep set must be a subset of an arrival's for the arrival to
+be cut (the earlier expansion skipped only what the new arrival would skip too).
+
+Known successors. The search remembers, per state, the key of the state each thread's step led to.
+Before running a child it looks that key up: from this state's own remembered successors (a state met
+again), or by commutation: if t's op commutes with every step taken since a node where t's step was
+explored (or is known), then running t here reaches (that node after t) followed by the same steps,
+whose key the remembered successors give. When that state is already expanded in a way that covers
+the arrival, the child is skipped without running it, which saves the backtrack that running it would
+cost. Unlike sleep sets this is exact under the bound (coverage is checked, not assumed); it trusts the
+footprints, which `check_commutation` verifies by running every predicted step and comparing keys.
+
+Backtracking. Generators cannot be copied, so returning to a node re-executes its schedule prefix on a
+fresh System from the factory, in a fast mode: no guards, no observers, no records. Only the second and
+later children of a node need it (the first child continues the live execution). `DfsResult` reports
+the replayed steps next to the explored ones so the cost is visible.
+
+Iterative bounding (optional, as in CHESS): search with bounds 0, 1, ... P in turn, keeping the table
+(expansions record the preemptions they had left, so a larger bound re-expands exactly what a smaller
+one cut); a search cut by time or states then still certifies the bounds it finished.
+
+Verdicts: `complete` when no bound cut anything (every reachable state was visited), else
+`bounded(preemptions=P, ...)` (with `finished-preemptions=k` when an iterative search finished bound k
+but not P); never "verified". Every end of a run is judged like `run_once` does: a
+deadlock (nothing can run and work is left), the step limit, an observer Failure at a step or at the end
+are all failures, each with the schedule that reproduces it under `ReplayScheduler`.
+
+Observers must judge from the executor's current state and the step record: the search resumes runs in
+the middle after a fast replay that observers do not see, and equal states share one verdict. Every
+reachable state (within the bound) is reached by at least one observed step, but a step pruned by a
+sleep set or a known successor is not observed itself: a check of transitions (rather than states)
+sees representatives only; pass `por=False` for such checks. Pass a factory (`System -> observers`)
+when observers hold a reference to the system they check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from hashlib import blake2b
+
+from model.errors import PtocheckError
+from runtime.core import Executor, Failure, Observer, Op, OpKind, System, thread_position
+from runtime.execution import DEADLOCK, DONE, FAILURE, STEP_LIMIT, encode_schedule
+
+ObserverSource = Sequence[Observer] | Callable[[System], Sequence[Observer]]
+"""Observers shared by every run, or a factory called with each fresh System."""
+
+SystemFactory = Callable[[], System]
+
+LOCK_KINDS = frozenset({OpKind.TRY_LOCK, OpKind.LOCK, OpKind.UNLOCK})
+FOOTPRINT_FREE_KINDS = frozenset({OpKind.LOCAL, OpKind.FENCE})
+DEADLOCK_PROPERTY = "run.deadlock"
+STEP_LIMIT_PROPERTY = "run.step_limit"
+UNBOUNDED = 1 << 30  # the preemptions "left" under no bound
+CHECK_EVERY = 256  # transitions between checks of the time limit and progress callback
+
+
+class ReplayMismatch(PtocheckError):
+    """Re-executing a schedule prefix on a fresh System did not reach the state it reached before."""
+
+
+class FootprintViolation(PtocheckError):
+    """A step wrote a memory cell its op did not declare (the sleep-set reduction relies on footprints)."""
+
+
+def dependent(a: Op, b: Op) -> bool:
+    """Whether two announced ops may not commute: a common cell that one of them writes."""
+    a_reads, a_writes, b_reads, b_writes = a.reads, a.writes, b.reads, b.writes
+    if a.kind in LOCK_KINDS:
+        a_reads, a_writes = (), a_reads + a_writes
+    if b.kind in LOCK_KINDS:
+        b_reads, b_writes = (), b_reads + b_writes
+    if not (a_reads or a_writes):
+        return a.kind not in FOOTPRINT_FREE_KINDS
+    if not (b_reads or b_writes):
+        return b.kind not in FOOTPRINT_FREE_KINDS
+    for cell in a_writes:
+        if cell in b_writes or cell in b_reads:
+            return True
+    return any(cell in a_reads for cell in b_writes)
+
+
+@dataclass(frozen=True)
+class FailedExecution:
+    """One failing run found by a search: what failed, and the schedule that replays it exactly."""
+
+    outcome: str  # FAILURE, DEADLOCK or STEP_LIMIT (as in runtime.execution)
+    property_id: str
+    message: str
+    step: int  # index of the step at which it was detected (the run's length for end-of-run checks)
+    schedule: tuple[int, ...]
+    thread_states: tuple[str, ...] = ()
+    seed: int | None = None  # the run's own seed, for randomised engines
+
+    def schedule_text(self) -> str:
+        return encode_schedule(self.schedule)
+
+    def line(self) -> str:
+        seed = f" seed={self.seed}" if self.seed is not None else ""
+        return f"{self.outcome}: {self.property_id}: {self.message} (step {self.step}{seed}) {self.schedule_text()}"
+
+
+@dataclass(frozen=True)
+class DfsResult:
+    """What the search did (counts), what cut it (bounds) and what it found (failures with schedules)."""
+
+    complete: bool
+    bounds: dict[str, int | float | str]  # the limits that cut the search (empty when complete)
+    preemption_bound: int | None
+    completed_bound: int | None  # the largest preemption bound whose search finished (None: none did)
+    states: int  # distinct global states visited (stateful), or expanded nodes (stateless)
+    nodes: int  # (state, current thread) nodes expanded
+    executions: int  # runs that reached their end and were judged
+    transitions: int  # steps executed while exploring (replay excluded)
+    replayed_steps: int  # steps re-executed to backtrack
+    restores: int  # how many times a prefix was re-executed
+    max_depth: int
+    sleep_pruned: int  # transitions skipped by sleep sets
+    bound_pruned: int  # transitions cut by the preemption bound
+    revisits: int  # nodes re-expanded because they were reached with fewer preemptions
+    predicted: int  # children skipped because their state was known, and covered, without running them
+    cycles: int  # arrivals at a node still on the search stack
+    failures: tuple[FailedExecution, ...]
+    failures_total: int
+    seconds: float
+    stopped_at_failure: bool = False
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def bounds_text(self) -> str:
+        """`complete`, or `bounded(preemptions=P, states=..., executions=..., seconds=...)`."""
+        if self.complete:
+            return "complete"
+        parts = [f"{name}={value}" for name, value in self.bounds.items()]
+        if self.completed_bound is not None and self.completed_bound != self.preemption_bound:
+            parts.append(f"finished-preemptions={self.completed_bound}")
+        parts += [f"states={self.states}", f"executions={self.executions}", f"seconds={self.seconds:.1f}"]
+        return f"bounded({', '.join(parts)})"
+
+    def verdict(self) -> str:
+        """One line; a bounded pass says "no violation within bounds", never more."""
+        if self.failures_total:
+            first = self.failures[0]
+            more = f" (+{self.failures_total - 1} more)" if self.failures_total > 1 else ""
+            return f"violation: {first.property_id} ({first.outcome}) at step {first.step}{more}; {self.bounds_text()}"
+        if self.complete:
+            return f"complete: no violation ({self.states} states, {self.executions} executions)"
+        return f"no violation within {self.bounds_text()}"
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.bounds_text()}: {self.states} states, {self.nodes} nodes, {self.executions} executions, "
+            f"{self.transitions} transitions (+{self.replayed_steps} replayed in {self.restores} restores), "
+            f"max depth {self.max_depth}, pruned {self.sleep_pruned} by sleep sets, {self.predicted} by "
+            f"known successors and {self.bound_pruned} by the bound, {self.failures_total} failure(s), "
+            f"{self.seconds:.2f}s"
+        )
+
+
+class _Entry:
+    """One expansion of a state: the current thread it had, the preemptions it had left, its sleep set,
+    and its fate."""
+
+    __slots__ = ("complete", "current", "left", "on_stack", "sleep")
+
+    def __init__(self, current: int | None, left: int, sleep: int) -> None:
+        self.current = current
+        self.left = left  # preemptions the bound still allowed below this node
+        self.sleep = sleep
+        self.complete = False
+        self.on_stack = True
+
+    def covers(self, current: int | None, left: int, sleep: int) -> bool:
+        """Whether this expansion explored everything an arrival with these values would explore."""
+        if self.sleep & ~sleep:
+            return False
+        if self.complete and not self.on_stack:
+            return True
+        if self.left >= left + 1:
+            return True
+        return self.left >= left and (self.current is None or self.current == current)
+
+
+class _State:
+    """What the search knows about one global state: its expansions, its known successors, and which
+    threads can run in it (to know whether arriving by a thread leaves it as the current thread)."""
+
+    __slots__ = ("edges", "entries", "runnable")
+
+    def __init__(self, runnable: int) -> None:
+        self.entries: list[_Entry] = []
+        self.edges: dict[int, Hashable] | None = None  # thread -> successor state's key
+        self.runnable = runnable  # bitmask of runnable threads (0 when only backstops can fire)
+
+    def covering(self, current: int | None, left: int, sleep: int) -> _Entry | None:
+        for entry in self.entries:
+            if entry.covers(current, left, sleep):
+                return entry
+        return None
+
+
+class _Frame:
+    """A node on the search stack, with the children still to explore."""
+
+    __slots__ = (
+        "children",
+        "complete",
+        "cost",
+        "current",
+        "depth",
+        "digest",
+        "done_all",
+        "done_complete",
+        "entry",
+        "fire",
+        "live",
+        "next",
+        "ops",
+        "positions",
+        "shadows",
+        "sleep",
+    )
+
+    def __init__(
+        self,
+        depth: int,
+        current: int | None,
+        cost: int,
+        sleep: int,
+        children: list[int],
+        fire: bool,
+        ops: list[Op | None],
+        positions: tuple[bytes, ...],
+        entry: _Entry | None,
+        complete: bool,
+        digest: Hashable,
+        shadows: dict[int, Hashable],
+    ) -> None:
+        self.depth = depth
+        self.current = current
+        self.cost = cost
+        self.sleep = sleep
+        self.children = children
+        self.fire = fire
+        self.ops = ops
+        self.positions = positions
+        self.entry = entry
+        self.complete = complete
+        self.digest = digest
+        self.shadows = shadows  # thread t -> key of (this state after t), known by commutation
+        self.next = 0
+        self.live = True  # the executor sits here until the first child is stepped
+        self.done_all = 0  # children explored (or predicted) so far
+        self.done_complete = 0  # ... of which the bound never cut anything below: they may sleep in siblings
+
+
+def _unfinished_text(ex: Executor) -> str:
+    unfinished = sum(1 for slot in ex.slots if slot.op is not None)
+    return f"no thread can run and {unfinished} thread(s) have not finished"
+
+
+class _StopSearch(Exception):
+    pass
+
+
+class DfsEngine:
+    """Exhaustive (bounded) DFS over the interleavings of the Systems `system_factory` builds.
+
+    `preemption_bound=None` explores without a bound. `iterative=True` searches with bounds 0, 1, ...
+    up to `preemption_bound` in turn, keeping what it learnt (CHESS's iterative context bounding): a run
+    cut by time still certifies every bound it finished (`DfsResult.completed_bound`). `stateful=False` keeps no visited states (every
+    schedule is a path of its own: only for tiny systems or observers that are not state functions).
+    `por=False` switches the sleep sets off. `max_steps` is the run length at which a run is reported as
+    a step-limit failure (livelock). `max_seconds` / `max_states` cut the search (reported as bounds).
+    `check_replay` verifies, at every backtrack, that the replayed prefix reached the same state (catches
+    a System that is not a function of its schedule); `check_footprints` verifies after every explored
+    step that the cells it changed are among its op's declared writes; `check_commutation` runs every
+    child whose state was predicted and checks the prediction. They cost time; use them in tests.
+    """
+
+    def __init__(
+        self,
+        system_factory: SystemFactory,
+        *,
+        preemption_bound: int | None = 2,
+        iterative: bool = False,
+        por: bool = True,
+        stateful: bool = True,
+        observers: ObserverSource = (),
+        max_steps: int = 100_000,
+        max_seconds: float | None = None,
+        max_states: int | None = None,
+        stop_at_first_failure: bool = True,
+        keep_failures: int = 20,
+        exact_states: bool = False,
+        check_replay: bool = False,
+        check_footprints: bool = False,
+        check_commutation: bool = False,
+        progress: Callable[[DfsResult], None] | None = None,
+    ) -> None:
+        if preemption_bound is not None and preemption_bound < 0:
+            raise PtocheckError(
+                f"preemption bound must be >= 0, got {preemption_bound}", "dfs", "use None for no bound"
+            )
+        if max_steps < 1:
+            raise PtocheckError(
+                f"max_steps must be >= 1, got {max_steps}", "dfs", "pass a positive step limit"
+            )
+        self._factory = system_factory
+        self._final_bound = preemption_bound
+        self._bound = preemption_bound
+        self._iterative = iterative
+        self._por = por
+        self._stateful = stateful
+        self._observer_source = observers
+        self._max_steps = max_steps
+        self._max_seconds = max_seconds
+        self._max_states = max_states
+        self._stop_first = stop_at_first_failure
+        self._keep_failures = keep_failures
+        self._exact = exact_states
+        self._check_replay = check_replay
+        self._check_footprints = check_footprints
+        self._check_commutation = check_commutation
+        self._progress = progress
+
+    # ----------------------------------------------------------------------------------------- run
+    def run(self) -> DfsResult:
+        self._started = time.perf_counter()
+        self._cpu_started = time.process_time()
+        self._table: dict[Hashable, _State] = {}
+        self._path: list[int] = []
+        self._fires: list[bool] = []
+        self._failures: list[FailedExecution] = []
+        self._failures_total = 0
+        self._nodes = 0
+        self._executions = 0
+        self._transitions = 0
+        self._replayed = 0
+        self._restores = 0
+        self._max_depth = 0
+        self._sleep_pruned = 0
+        self._bound_pruned = 0
+        self._revisits = 0
+        self._cycles = 0
+        self._predicted = 0
+        self._replay_seconds = 0.0
+        self._key_seconds = 0.0
+        self._cut: dict[str, int | float | str] = {}
+        self._stopped_at_failure = False
+        self._completed_bound: int | None = None
+        final = self._final_bound
+        bounds = list(range(final + 1)) if self._iterative and final is not None else [final]
+        with contextlib.suppress(_StopSearch):
+            for bound in bounds:
+                self._bound = bound
+                self._cut.pop("preemptions", None)
+                del self._path[:], self._fires[:]
+                self._fresh()
+                self._pos: list[bytes] = [self._position_text(tid) for tid in range(len(self._ex.slots))]
+                self._search()
+                self._completed_bound = bound
+                if "preemptions" not in self._cut:
+                    break  # the bound cut nothing: a larger one would explore the same
+        return self._result()
+
+    def _search(self) -> None:
+        root, _ = self._enter(None, 0, 0, {}, None, None)
+        stack: list[_Frame] = [root] if root is not None else []
+        ticks = 0
+        while stack:
+            frame = stack[-1]
+            if frame.next >= len(frame.children):
+                stack.pop()
+                if frame.entry is not None:
+                    frame.entry.complete = frame.complete
+                    frame.entry.on_stack = False
+                if stack:
+                    self._child_done(stack[-1], self._path[frame.depth - 1], frame.complete)
+                continue
+            tid = frame.children[frame.next]
+            frame.next += 1
+            cost = frame.cost + (0 if frame.current is None or tid == frame.current else 1)
+            child_sleep = self._child_sleep(frame, tid) if self._por and not frame.fire else 0
+            expected: Hashable = None
+            if self._stateful:
+                expected = self._predict(frame, tid, cost, child_sleep)
+                if expected is not None and not self._check_commutation:
+                    continue
+            shadows = (
+                self._child_shadows(frame, tid) if self._stateful and self._por and not frame.fire else {}
+            )
+            if not frame.live:
+                self._restore(frame)
+            frame.live = False
+            frame.done_all |= 1 << tid
+            failure = self._explore_step(tid, frame.fire)
+            if failure is not None:
+                self._child_done(frame, tid, True)
+                continue
+            child, complete = self._enter(tid, cost, child_sleep, shadows, frame.digest, expected)
+            if child is None:
+                self._child_done(frame, tid, complete)
+            else:
+                stack.append(child)
+            ticks += 1
+            if ticks >= CHECK_EVERY:
+                ticks = 0
+                self._check_limits()
+
+    # -------------------------------------------------------------------------------- node handling
+    def _enter(
+        self,
+        current: int | None,
+        cost: int,
+        sleep: int,
+        shadows: dict[int, Hashable],
+        parent: Hashable,
+        expected: Hashable,
+    ) -> tuple[_Frame | None, bool]:
+        """The live executor sits at a new node: judge its end, or decide which children to explore.
+
+        Returns the frame to push (None for a leaf) and, for a leaf, whether it is complete (the bound
+        cut nothing below it). `parent` is the key of the state it was reached from (None at the root);
+        `expected` the key a commutation predicted for it (checked in `check_commutation` mode).
+        """
+        ex = self._ex
+        depth = len(self._path)
+        if depth > self._max_depth:
+            self._max_depth = depth
+        choices, fire = ex.choices()
+        norm = current if (current is not None and not fire and current in choices) else None
+        entry: _Entry | None = None
+        digest: Hashable = None
+        if self._stateful:
+            clock = time.process_time()
+            digest = self._digest()
+            self._key_seconds += time.process_time() - clock
+            if expected is not None and digest != expected:
+                raise FootprintViolation(
+                    f"steps declared independent do not commute (last step {self._path[-1]}: "
+                    f"{self._ex.slots[self._path[-1]].name})",
+                    f"schedule {encode_schedule(self._path)}",
+                    "some op's footprint misses a cell or structure it reads or writes",
+                )
+            if parent is not None:
+                parent_state = self._table[parent]
+                if parent_state.edges is None:
+                    parent_state.edges = {}
+                parent_state.edges[self._path[-1]] = digest
+            state = self._table.get(digest)
+            if state is None:
+                runnable = 0 if fire else sum(1 << t for t in choices)
+                state = _State(runnable)
+                self._table[digest] = state
+                if self._max_states is not None and len(self._table) > self._max_states:
+                    self._cut["max_states"] = self._max_states
+                    raise _StopSearch
+            else:
+                old = state.covering(norm, self._left(cost), sleep)
+                if old is not None:
+                    if old.on_stack:
+                        self._cycles += 1
+                        return None, False
+                    return None, old.complete
+                if state.entries:
+                    self._revisits += 1
+            entry = _Entry(norm, self._left(cost), sleep)
+            state.entries[:] = [
+                old for old in state.entries if not entry.covers(old.current, old.left, old.sleep)
+            ]
+            state.entries.append(entry)
+        self._nodes += 1
+        if not choices:
+            if entry is not None:
+                entry.complete, entry.on_stack = True, False
+            self._judge_end()
+            return None, True
+        if depth >= self._max_steps:
+            self._cut["max_steps"] = self._max_steps
+            if entry is not None:
+                entry.on_stack = False
+            self._record(
+                STEP_LIMIT, STEP_LIMIT_PROPERTY, f"the run did not end within {self._max_steps} steps", depth
+            )
+            return None, False
+        complete = True
+        children: list[int] = []
+        ordered = choices if norm is None else [norm, *(t for t in choices if t != norm)]
+        bound = self._bound
+        for tid in ordered:
+            if sleep >> tid & 1 and not fire:
+                self._sleep_pruned += 1
+                continue
+            if bound is not None and norm is not None and tid != norm and cost + 1 > bound:
+                self._bound_pruned += 1
+                complete = False
+                self._cut["preemptions"] = bound
+                continue
+            children.append(tid)
+        ops = [s.op for s in ex.slots]
+        frame = _Frame(
+            depth, norm, cost, sleep, children, fire, ops, tuple(self._pos), entry, complete, digest, shadows
+        )
+        return frame, True
+
+    def _predict(self, frame: _Frame, tid: int, cost: int, sleep: int) -> Hashable:
+        """The key of the state child `tid` leads to, when it is known without running the step (a
+        successor seen before, or one known by commuting independent steps) AND that state was
+        already expanded in a way that covers this arrival; else None. A covered child is recorded
+        as done (the caller skips it, which saves a backtrack)."""
+        here = self._table[frame.digest]
+        target = here.edges.get(tid) if here.edges is not None else None
+        if target is None:
+            target = frame.shadows.get(tid)
+            if target is None:
+                return None
+        state = self._table.get(target)
+        if state is None:
+            return None
+        arriving = tid if state.runnable >> tid & 1 else None
+        old = state.covering(arriving, self._left(cost), sleep)
+        if old is None:
+            return None
+        if self._check_commutation:
+            return target
+        self._predicted += 1
+        if here.edges is None:
+            here.edges = {}
+        here.edges[tid] = target
+        frame.done_all |= 1 << tid
+        if old.on_stack:
+            self._cycles += 1
+        self._child_done(frame, tid, old.complete and not old.on_stack)
+        return target
+
+    def _left(self, cost: int) -> int:
+        return (UNBOUNDED if self._bound is None else self._bound) - cost
+
+    def _child_shadows(self, frame: _Frame, tid: int) -> dict[int, Hashable]:
+        """For child `tid`: each thread t whose op commutes with tid's, mapped to the key of (child state
+        after t), when known: (this state after t) then tid, for t a shadow here or a child explored here."""
+        op = frame.ops[tid]
+        assert op is not None
+        table = self._table
+        out: dict[int, Hashable] = {}
+        for t, after_t in frame.shadows.items():
+            other = frame.ops[t]
+            if t != tid and other is not None and not dependent(other, op):
+                edges = table[after_t].edges
+                target = edges.get(tid) if edges is not None else None
+                if target is not None:
+                    out[t] = target
+        explored = frame.done_all & ~(1 << tid)
+        here = table[frame.digest].edges
+        t = 0
+        while explored:
+            if explored & 1 and t not in out:
+                other = frame.ops[t]
+                after_t = here.get(t) if here is not None else None
+                if other is not None and after_t is not None and not dependent(other, op):
+                    edges = table[after_t].edges
+                    target = edges.get(tid) if edges is not None else None
+                    if target is not None:
+                        out[t] = target
+            explored >>= 1
+            t += 1
+        return out
+
+    def _child_done(self, frame: _Frame, tid: int, complete: bool) -> None:
+        if complete:
+            frame.done_complete |= 1 << tid
+        else:
+            frame.complete = False
+
+    def _child_sleep(self, frame: _Frame, tid: int) -> int:
+        """The sleep set of child `tid`: sleepers and completed siblings whose ops commute with tid's."""
+        candidates = (frame.sleep | frame.done_complete) & ~(1 << tid)
+        if not candidates:
+            return 0
+        ops = frame.ops
+        op = ops[tid]
+        assert op is not None
+        out = 0
+        t = 0
+        while candidates:
+            if candidates & 1:
+                other = ops[t]
+                if other is not None and not dependent(other, op):
+                    out |= 1 << t
+            candidates >>= 1
+            t += 1
+        return out
+
+    # ----------------------------------------------------------------------------- steps and ends
+    def _explore_step(self, tid: int, fire: bool) -> FailedExecution | None:
+        ex = self._ex
+        before = ex.system.mem.snapshot() if self._check_footprints else None
+        rec = ex.step(tid, fire)
+        self._path.append(tid)
+        self._fires.append(fire)
+        self._pos[tid] = self._position_text(tid)
+        self._transitions += 1
+        if before is not None:
+            self._check_footprint(before, rec.op.writes, rec.op.what)
+        for obs in self._observers:
+            failure = obs.on_step(ex, rec)
+            if failure is not None:
+                return self._record(FAILURE, failure.property_id, failure.message, failure.step)
+        return None
+
+    def _judge_end(self) -> None:
+        """A run ended (nothing can run): judge it like run_once does."""
+        self._executions += 1
+        ex = self._ex
+        work_left = ex.system.work_left()
+        outcome = DONE if ex.finished() and work_left is None else DEADLOCK
+        failure: Failure | None = None
+        for obs in self._observers:
+            failure = obs.at_end(ex, outcome)
+            if failure is not None:
+                break
+        depth = len(self._path)
+        if failure is not None:
+            self._record(FAILURE, failure.property_id, failure.message, failure.step)
+        elif outcome == DEADLOCK:
+            why = work_left if work_left is not None else _unfinished_text(ex)
+            self._record(DEADLOCK, DEADLOCK_PROPERTY, why, depth)
+
+    def _record(self, outcome: str, property_id: str, message: str, step: int) -> FailedExecution:
+        failed = FailedExecution(
+            outcome, property_id, message, step, tuple(self._path), tuple(self._ex.describe_threads())
+        )
+        self._failures_total += 1
+        if len(self._failures) < self._keep_failures:
+            self._failures.append(failed)
+        if self._stop_first:
+            self._stopped_at_failure = True
+            self._cut["stop"] = "first-failure"
+            raise _StopSearch
+        return failed
+
+    # ------------------------------------------------------------------------- systems and replay
+    def _fresh(self) -> None:
+        system = self._factory()
+        self._ex = Executor(system)
+        self._fingerprint_bytes: Callable[[], bytes] | None = getattr(system, "fingerprint_bytes", None)
+        source = self._observer_source
+        self._observers: Sequence[Observer] = source(system) if callable(source) else source
+
+    def _restore(self, frame: _Frame) -> None:
+        """Bring a fresh System to `frame`'s node by re-executing the schedule prefix (no checks)."""
+        clock = time.process_time()
+        depth = frame.depth
+        del self._path[depth:]
+        del self._fires[depth:]
+        self._fresh()
+        slots = self._ex.slots
+        fires = self._fires
+        for i, tid in enumerate(self._path):
+            slot = slots[tid]
+            try:
+                slot.op = slot.body.send(not fires[i])
+            except StopIteration:
+                slot.op = None
+        self._ex.steps = depth
+        self._pos[:] = frame.positions
+        self._replayed += depth
+        self._restores += 1
+        self._replay_seconds += time.process_time() - clock
+        if self._check_replay:
+            self._pos[:] = [self._position_text(tid) for tid in range(len(slots))]
+            got = self._digest()
+            if frame.digest is not None and got != frame.digest:
+                raise ReplayMismatch(
+                    "re-executing the schedule prefix reached a different state",
+                    f"dfs backtrack to step {depth} ({encode_schedule(self._path)})",
+                    "the System must be a function of its schedule: no hidden state, no randomness",
+                )
+
+    def _position_text(self, tid: int) -> bytes:
+        slot = self._ex.slots[tid]
+        return b"" if slot.op is None else repr(thread_position(slot.body)).encode()
+
+    def _digest(self) -> Hashable:
+        """The key of the current global state: the system fingerprint and every thread's position.
+
+        By default a 128-bit BLAKE2 digest of the fingerprint's repr and the positions (a collision
+        among 10^9 states has probability below 10^-20); `exact_states` keeps the values themselves.
+        A System may define `fingerprint_bytes()` (bytes equal exactly when fingerprints are equal)
+        to skip the repr, which dominates the key's cost for large memories.
+        """
+        if self._exact:
+            return (self._ex.system.fingerprint(), tuple(self._pos))
+        fast = self._fingerprint_bytes
+        data = fast() if fast is not None else repr(self._ex.system.fingerprint()).encode()
+        digest = blake2b(data, digest_size=16)
+        digest.update(b"\x00".join(self._pos))
+        return digest.digest()
+
+    def _check_footprint(self, before: tuple[int, ...], writes: tuple[int, ...], what: str) -> None:
+        after = self._ex.system.mem.cells
+        names = self._ex.system.mem.names
+        for cell, old in enumerate(before):
+            if after[cell] != old and cell not in writes:
+                raise FootprintViolation(
+                    f"step {what!r} wrote cell {names[cell]} without declaring it",
+                    f"schedule {encode_schedule(self._path)}",
+                    "add the cell to the op's writes (partial-order reduction trusts the footprints)",
+                )
+
+    def _check_limits(self) -> None:
+        elapsed = time.perf_counter() - self._started
+        if self._max_seconds is not None and elapsed > self._max_seconds:
+            self._cut["max_seconds"] = self._max_seconds
+            raise _StopSearch
+        if self._progress is not None:
+            self._progress(self._result())
+
+    def _result(self) -> DfsResult:
+        seconds = time.perf_counter() - self._started
+        complete = not self._cut
+        return DfsResult(
+            complete=complete,
+            bounds=dict(self._cut),
+            preemption_bound=self._final_bound,
+            completed_bound=self._completed_bound,
+            states=len(self._table) if self._stateful else self._nodes,
+            nodes=self._nodes,
+            executions=self._executions,
+            transitions=self._transitions,
+            replayed_steps=self._replayed,
+            restores=self._restores,
+            max_depth=self._max_depth,
+            sleep_pruned=self._sleep_pruned,
+            bound_pruned=self._bound_pruned,
+            revisits=self._revisits,
+            predicted=self._predicted,
+            cycles=self._cycles,
+            failures=tuple(self._failures),
+            failures_total=self._failures_total,
+            seconds=seconds,
+            stopped_at_failure=self._stopped_at_failure,
+            stats={
+                "cpu_seconds": time.process_time() - self._cpu_started,
+                "replay_cpu_seconds": self._replay_seconds,
+                "state_key_cpu_seconds": self._key_seconds,
+            },
+        )

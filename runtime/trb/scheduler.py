@@ -1,0 +1,728 @@
+"""Scheduler threads: init (handshake), run(), SchedulerContext::resolve_and_dispatch, shutdown.
+
+One loop iteration of resolve_and_dispatch as steps: load completed_; (no running cores)
+handle_orchestrator_exit's loads; Phase 1: per running core a COND load, then the transition's effects
+(complete_slot_task: completed_subtasks fetch_add, on_task_complete's locked mark+snapshot and one
+fetch_add (+ route) per fanout node, the deferred-release append, flushing the whole buffer first when it
+is full); the completed_tasks_ fetch_add; Phase 3: dummy_ready_queue pop_batch and inline completion;
+Phase 4: dispatch_ready_tasks (per stage: a pop_batch, per task a next_block_idx CAS, re-pushes, then one
+DATA_MAIN_BASE store per prepared subtask); idle path: on_task_release for every deferred entry (LIFO),
+drain_pending_ring_advances, check_idle_fatal_error.
+
+Spinning: an iteration that changed nothing (no transition, no dispatch, no release, nothing popped that
+it kept) and whose reads it remembers, is followed by a blocked wait that becomes runnable only when one
+of the locations it read holds a different value (or a queue it drained holds something other than what
+it put back). The wait carries the scheduler watchdog as its backstop. The 1024-idle-iteration cadence
+of check_idle_fatal_error is abstracted to "every idle iteration" (an idle iteration can repeat any
+number of times in real time).
+
+Not ported (scenarios using them are rejected by the plan): the sync_start drain (Phase 2, Tier-0
+ready_sync_queues are always empty), early dispatch (Phase 4b, the early-dispatch queues are always
+empty), async completions (the mailbox), dispatch predicates, PMU single-issue mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from runtime.core import Op, OpKind, Order, ThreadBody
+from runtime.trb import cites as C
+from runtime.trb import consts as K
+from runtime.trb.orchestrator import OrchestratorThread
+from runtime.trb.shared import Steps
+
+Seen = tuple[tuple[int, int], ...]
+QExp = tuple[tuple[int, tuple[int, ...]], ...]
+
+# transition bits (SlotTransition)
+T_MATCHED, T_RUN_DONE, T_PEND_DONE, T_RUN_FREED, T_PEND_FREED = 1, 2, 4, 8, 16
+
+
+def _qset(qexp: QExp, q: int, contents: tuple[int, ...]) -> QExp:
+    return tuple(x for x in qexp if x[0] != q) + ((q, contents),)
+
+
+def _popcount(v: int) -> int:
+    return bin(v).count("1")
+
+
+def _low_bit(v: int) -> int:
+    return (v & -v).bit_length() - 1
+
+
+class SchedulerThread(OrchestratorThread):
+    # ------------------------------------------------------------------ thread body
+
+    def scheduler_body(self, t: int) -> ThreadBody:
+        for run in range(self.runs):
+            yield self.OP_AICPU_LAUNCH[t][run]
+            if self.c[self.HOST_RESET]:
+                return
+            if t == 0:  # init(): the leader's pre_handshake_init, then hs_setup_done_
+                yield self.OP_PRE_HS
+                self._fx_pre_handshake()
+            else:
+                yield self.OP_WAIT_HS
+            owned = self.tr_cores[t]
+            for k in owned:  # handshake_owned_clusters phase 1: wait for each owned core's report
+                yield self.OP_HS_CORE[k]
+            for k in owned:  # phase 3: open each window (DATA_MAIN_BASE = AICPU_IDLE)
+                yield self.OP_OPEN_WINDOW[k]
+                self.c[self.C_DMB + k] = K.AICPU_IDLE_TASK_ID
+                self.c[self.C_REG + k] = 1
+            self._fx_assign_own_clusters(t)
+            yield self.OP_RUN_COMPLETED[t]
+            if self.c[self.X_COMPLETED] == 0:
+                yield self.OP_READ_RT[t] if self.m_sched_no_init_wait else self.OP_WAIT_INIT[t]
+                if self.c[self.E_RT] != 0:
+                    if self.cfg.serial_orch_sched:
+                        yield self.OP_SERIAL_WAIT[t]
+                        if self.c[self.X_ORCH_DONE] == 0 and self.c[self.X_COMPLETED] == 0:
+                            yield from self.emergency_shutdown(t)  # check_idle_fatal_error saw an error
+                    yield from self.resolve_and_dispatch(t)
+            yield from self.aicpu_thread_exit(t)
+
+    def _fx_pre_handshake(self) -> None:
+        c = self.c
+        for k in range(self.n_cores):  # memset(core_exec_states_, 0)
+            c[self.C_RUN_SLOT + k] = 0
+            c[self.C_PEND_SLOT + k] = 0
+            c[self.C_RUN_REG + k] = 0
+            c[self.C_PEND_REG + k] = 0
+            c[self.C_SEQ + k] = 0
+            c[self.C_REG + k] = 0
+        c[self.X_COMPLETED_TASKS] = 0
+        c[self.X_ORCH_DONE] = 0
+        total = 0  # total_tasks_ from the SM as the previous run left it
+        for r in range(K.NUM_RINGS):
+            n = c[self.R_CUR + r]
+            if 0 < n <= K.PTO2_SCOPE_TASKS_CAP:
+                total += n
+        c[self.X_TOTAL_TASKS] = total
+        c[self.E_HS_SETUP] = 1
+
+    def _fx_assign_own_clusters(self, t: int) -> None:
+        c = self.c
+        c[self.T_STATES + t] = self.tr_aic_mask[t] | self.tr_aiv_mask[t]
+        c[self.T_PEND_OCC + t] = 0
+        for k in self.tr_cores[t]:  # handshake phase 4: CoreExecState with INVALID register ids
+            c[self.C_RUN_SLOT + k] = 0
+            c[self.C_PEND_SLOT + k] = 0
+            c[self.C_RUN_REG + k] = K.AICPU_TASK_INVALID
+            c[self.C_PEND_REG + k] = K.AICPU_TASK_INVALID
+            c[self.C_SEQ + k] = 0
+
+    # ------------------------------------------------------------------ the dispatch loop
+
+    def resolve_and_dispatch(self, t: int) -> Steps:
+        armed = True
+        pure = False
+        seen: Seen = ()
+        qexp: QExp = ()
+        while True:
+            if pure:
+                ok = yield self._idle_wait_op(t, seen, qexp, armed)
+                if not ok:
+                    if self._fx_watchdog_fires(t):
+                        yield self.OP_LATCH_TIMEOUT[t]
+                        self._fx_latch_timeout(t)
+                        yield from self.emergency_shutdown(t)
+                        break
+                    armed = False  # the watchdog refreshed its timestamp; spin on until something changes
+                    continue
+                armed = True
+                pure = False
+            seen = ()
+            qexp = ()
+            impure = False
+            made_progress = False
+            yield self.OP_TOP[t]
+            v = self.c[self.X_COMPLETED]
+            seen = (*seen, (self.X_COMPLETED, v))
+            if v:
+                break
+            if not self._fx_has_running(t):
+                yield self.OP_ORCH_EXIT[t]
+                act, reads = self._fx_orch_exit()
+                seen = seen + reads
+                if act == 2:
+                    yield from self.emergency_shutdown(t)
+                    break
+                if act == 3:
+                    yield self.OP_SET_COMPLETED[t]
+                    self.c[self.X_COMPLETED] = 1
+                    break
+                if act == 1:
+                    break
+            # ---- Phase 1: completions ----
+            completed_this_turn = 0
+            running = self._fx_running_offsets(t)
+            for i in range(len(running)):
+                off = running[i]
+                k = self.tr_cores[t][off]
+                yield self.OP_POLL[k]
+                cond = self.c[self.C_COND + k]
+                seen = (*seen, (self.C_COND + k, cond))
+                bits, g_run, g_pend = self._fx_decide(k, cond)
+                if not bits & T_MATCHED:
+                    continue
+                impure = True
+                if bits & T_PEND_DONE:
+                    completed_this_turn += yield from self.complete_slot_task(t, g_pend)
+                if bits & T_RUN_DONE:
+                    completed_this_turn += yield from self.complete_slot_task(t, g_run)
+                self._fx_apply_transition(t, off, k, bits)
+                if bits & T_RUN_DONE:
+                    made_progress = True
+            if completed_this_turn > 0:
+                yield self.OP_ADD_COMPLETED[t]
+                self.c[self.X_COMPLETED_TASKS] += completed_this_turn
+            # ---- Phase 3: dummy tasks complete inline ----
+            yield self.OP_DUMMY_POP[t]
+            batch = self.queues[K.SHAPE_DUMMY].pop_batch(self.consts.dummy_drain_batch)
+            if not batch:
+                qexp = _qset(qexp, K.SHAPE_DUMMY, ())
+            for i in range(len(batch)):
+                g = batch[i]
+                yield from self.on_task_complete(g)
+                if self._fx_defer_append(t, g, append_first=True):
+                    while self.c[self.T_DEF_COUNT + t] > 0:
+                        yield from self.on_task_release(self._fx_defer_pop(t))
+                yield self.OP_ADD_ONE[t]
+                self.c[self.X_COMPLETED_TASKS] += 1
+            if batch:
+                made_progress = True
+                impure = True
+            # ---- Phase 4: dispatch ----
+            progress, imp, qexp, reads = yield from self.dispatch_ready_tasks(t, qexp)
+            seen = seen + reads
+            made_progress = made_progress or progress
+            impure = impure or imp
+            if made_progress:
+                continue
+            # ---- idle path ----
+            while self.c[self.T_DEF_COUNT + t] > 0:
+                impure = True
+                yield from self.on_task_release(self._fx_defer_pop(t))
+            advanced, imp, reads = yield from self.drain_pending(t)
+            seen = seen + reads
+            impure = impure or imp
+            if advanced:
+                continue
+            yield self.OP_IDLE_FATAL[t]
+            reads = (
+                (self.X_COMPLETED, self.c[self.X_COMPLETED]),
+                (self.H_ORCH_ERR, self.c[self.H_ORCH_ERR]),
+                (self.H_SCHED_ERR, self.c[self.H_SCHED_ERR]),
+            )
+            seen = seen + reads
+            if self.c[self.X_COMPLETED]:
+                break
+            if self.c[self.H_ORCH_ERR] != 0 or self.c[self.H_SCHED_ERR] != 0:
+                yield from self.emergency_shutdown(t)
+                break
+            pure = not impure
+        while self.c[self.T_DEF_COUNT + t] > 0:  # final flush of the deferred releases
+            yield from self.on_task_release(self._fx_defer_pop(t))
+
+    def _idle_wait_op(self, t: int, seen: Seen, qexp: QExp, armed: bool) -> Op:
+        c = self.c
+        queues = self.queues
+
+        def guard() -> bool:
+            for cell, value in seen:
+                if c[cell] != value:
+                    return True
+            return any(not queues[q].holds(exp) for q, exp in qexp)
+
+        reads = tuple(cell for cell, _v in seen) + tuple(self.Q_ENQ + q for q, _e in qexp)
+        return Op(
+            OpKind.LOAD,
+            f"resolve_and_dispatch[{t}]: idle spin until something it read changes",
+            C.RESOLVE_AND_DISPATCH,
+            reads,
+            (),
+            Order.ACQUIRE,
+            guard,
+            "scheduler watchdog (SCHEDULER_TIMEOUT_MS)" if armed else None,
+        )
+
+    def _fx_has_running(self, t: int) -> bool:
+        c = self.c
+        return bool(~c[self.T_STATES + t] & (self.tr_aic_mask[t] | self.tr_aiv_mask[t]))
+
+    def _fx_running_offsets(self, t: int) -> tuple[int, ...]:
+        c = self.c
+        running = ~c[self.T_STATES + t] & (self.tr_aic_mask[t] | self.tr_aiv_mask[t])
+        out = []
+        while running:
+            b = _low_bit(running)
+            out.append(b)
+            running &= running - 1
+        return tuple(out)
+
+    def _fx_orch_exit(self) -> tuple[int, Seen]:
+        """handle_orchestrator_exit: 0 = go on, 1 = break, 2 = emergency shutdown + break, 3 = completed."""
+        c = self.c
+        reads: Seen = ((self.X_COMPLETED, c[self.X_COMPLETED]),)
+        if c[self.X_COMPLETED]:
+            return 1, reads
+        reads = (*reads, (self.H_ORCH_ERR, c[self.H_ORCH_ERR]))
+        if c[self.H_ORCH_ERR] != 0:
+            return 2, reads
+        reads = (*reads, (self.H_SCHED_ERR, c[self.H_SCHED_ERR]))
+        if c[self.H_SCHED_ERR] != 0:
+            return 2, reads
+        reads = (*reads, (self.X_ORCH_DONE, c[self.X_ORCH_DONE]))
+        if not c[self.X_ORCH_DONE]:
+            return 0, reads
+        total = c[self.X_TOTAL_TASKS]
+        reads = (*reads, (self.X_TOTAL_TASKS, total), (self.X_COMPLETED_TASKS, c[self.X_COMPLETED_TASKS]))
+        if total > 0 and c[self.X_COMPLETED_TASKS] >= total:
+            return 3, reads
+        return 0, reads
+
+    # ------------------------------------------------------------------ Phase 1
+
+    def _fx_decide(self, k: int, cond: int) -> tuple[int, int, int]:
+        """decide_slot_transition on the COND value just read; returns (bits, running slot, pending slot)."""
+        c = self.c
+        reg_id = cond & K.TASK_ID_MASK
+        fin = (cond >> 31) & 1 == K.TASK_FIN_STATE
+        run_id = c[self.C_RUN_REG + k]
+        pend_id = c[self.C_PEND_REG + k]
+        bits = 0
+        if pend_id != K.AICPU_TASK_INVALID and reg_id == pend_id:
+            bits = T_MATCHED | T_RUN_DONE | T_RUN_FREED | T_PEND_FREED
+            if fin:
+                bits |= T_PEND_DONE
+        elif reg_id == run_id:
+            if fin:
+                if pend_id == K.AICPU_TASK_INVALID:
+                    bits = T_MATCHED | T_RUN_DONE | T_RUN_FREED
+                # Case 3.1: a non-gated pending task exists -> wait for its ACK
+            else:
+                bits = T_MATCHED | T_PEND_FREED
+        return bits, c[self.C_RUN_SLOT + k] - 1, c[self.C_PEND_SLOT + k] - 1
+
+    def _fx_apply_transition(self, t: int, off: int, k: int, bits: int) -> None:
+        c = self.c
+        if bits & T_RUN_FREED:
+            if c[self.C_PEND_SLOT + k] != 0 and not bits & T_PEND_DONE:
+                c[self.C_RUN_SLOT + k] = c[self.C_PEND_SLOT + k]
+                c[self.C_RUN_REG + k] = c[self.C_PEND_REG + k]
+                c[self.C_RUN_SUB + k] = c[self.C_PEND_SUB + k]
+                c[self.C_PEND_SLOT + k] = 0
+                c[self.C_PEND_REG + k] = K.AICPU_TASK_INVALID
+            else:
+                c[self.C_RUN_SLOT + k] = 0
+                c[self.C_RUN_REG + k] = K.AICPU_TASK_INVALID
+                if bits & T_PEND_DONE:
+                    c[self.C_PEND_SLOT + k] = 0
+                    c[self.C_PEND_REG + k] = K.AICPU_TASK_INVALID
+        bit = 1 << off
+        if c[self.C_RUN_REG + k] == K.AICPU_TASK_INVALID:
+            c[self.T_STATES + t] ^= bit  # change_core_state: running -> idle
+            c[self.T_PEND_OCC + t] &= ~bit
+        elif bits & T_PEND_FREED and c[self.C_PEND_REG + k] == K.AICPU_TASK_INVALID:
+            c[self.T_PEND_OCC + t] &= ~bit
+
+    def complete_slot_task(self, t: int, g: int) -> Generator[Op, bool, int]:
+        yield self.OP_SUB[g]
+        prev = self.c[self.S_DONE + g]
+        self.c[self.S_DONE + g] = (prev + 1) & 0xFFFF
+        if ((prev + 1) & 0xFFFF) != (self.c[self.S_TOTAL + g] & 0xFFFF):
+            return 0
+        yield from self.on_task_complete(g)
+        if self._fx_defer_append(t, g, append_first=False):
+            while self.c[self.T_DEF_COUNT + t] > 0:
+                yield from self.on_task_release(self._fx_defer_pop(t))
+            if not self.m_defer_drop:
+                self._fx_defer_push(t, g)
+        return 1
+
+    def _fx_defer_append(self, t: int, g: int, append_first: bool) -> bool:
+        """Append to the deferred-release buffer. complete_slot_task (append_first=False) appends only when
+        there is room and returns True when the caller must flush first (then append); the dummy path appends
+        first and returns True when the buffer reached capacity (flush)."""
+        c = self.c
+        n = c[self.T_DEF_COUNT + t]
+        if append_first:
+            self._fx_defer_push(t, g)
+            return n + 1 >= self.defer_cap
+        if n < self.defer_cap:
+            self._fx_defer_push(t, g)
+            return False
+        return True
+
+    def _fx_defer_push(self, t: int, g: int) -> None:
+        c = self.c
+        n = c[self.T_DEF_COUNT + t]
+        c[self.T_DEF[t] + n] = g + 1
+        c[self.T_DEF_COUNT + t] = n + 1
+        self.ghost_deferred[(t, n)] = self.task_of_slot(g)
+
+    def _fx_defer_pop(self, t: int) -> int:
+        """Pop the newest deferred release; a ghost "release-rebound" event records an on_task_release that
+        starts on a slot the orchestrator has rebound since the task completed (INV-R7)."""
+        c = self.c
+        n = c[self.T_DEF_COUNT + t] - 1
+        c[self.T_DEF_COUNT + t] = n
+        g = c[self.T_DEF[t] + n] - 1
+        then = self.ghost_deferred.pop((t, n), -1)
+        now = self.task_of_slot(g)
+        if then != now:
+            self.ghost("release-rebound", then, now)
+        return g
+
+    def on_task_complete(self, g: int) -> Steps:
+        ge = g
+        if self.m_slot_by_id and self.c[self.D_LOCAL + g] >= self.windows[self.slot_ring[g]]:
+            ge = self.phantom  # the slot array indexed by an id beyond the window
+        yield self.OP_OTC[ge]
+        node = self._fx_mark_completed(ge)
+        while node:
+            cons = self.c[self.N_CONS + node - 1] - 1
+            nxt = self.c[self.N_NEXT + node - 1]
+            if cons < 0:
+                self.crash = "null consumer in a fanout node (release_fanin_and_check_ready on nullptr)"
+                return
+            yield self.OP_FRC[cons]
+            rc = self.c[self.S_FRC + cons] + 1
+            self.c[self.S_FRC + cons] = rc
+            if rc == self.c[self.S_FCOUNT + cons]:
+                yield from self.route_ready_once(cons)
+            node = nxt
+
+    def _fx_mark_completed(self, g: int) -> int:
+        c = self.c
+        c[self.S_STATE + g] = K.COMPLETED
+        c[self.S_FLAGS + g] |= K.COMPLETION_DONE
+        task = self.task_of_slot(g)
+        if task >= 0:
+            self.ghost_completed[self.round][task] += 1
+            self.ghost("completed", task)
+        return c[self.S_HEAD + g]
+
+    def on_task_release(self, g: int) -> Steps:
+        n = self.c[self.P_FANIN + g]
+        for i in range(n):
+            p, f = self.read_edge(g, i)
+            if not f & K.DEP_RETAIN:
+                continue  # ordering-only edges dropped their pin at wiring
+            yield from self.release_producer(p, False)
+        yield from self.check_and_handle_consumed(g)
+
+    # ------------------------------------------------------------------ Phase 4
+
+    def dispatch_ready_tasks(self, t: int, qexp: QExp) -> Generator[Op, bool, tuple[bool, bool, QExp, Seen]]:
+        """run_staging_order over the regular ready queues (Tier 1)."""
+        progress = False
+        impure = False
+        reads: Seen = ()
+        order = (K.SHAPE_AIC, K.SHAPE_AIV) if t % 2 == 0 else (K.SHAPE_AIV, K.SHAPE_AIC)
+        p, i, qexp = yield from self.dispatch_shape(t, K.SHAPE_MIX, 0, qexp)
+        progress, impure = progress or p, impure or i
+        yield self.OP_RESIDUAL[t]
+        skip, i, qexp = self._fx_residual(qexp)
+        impure = impure or i
+        if not skip:
+            for s in order:
+                p, i, qexp = yield from self.dispatch_shape(t, s, 0, qexp)
+                progress, impure = progress or p, impure or i
+        yield self.OP_GATE[t][K.SHAPE_MIX]
+        idle_peer, r = self._fx_idle_in_others(t, K.SHAPE_MIX)
+        reads = reads + r
+        if not idle_peer:
+            p, i, qexp = yield from self.dispatch_shape(t, K.SHAPE_MIX, 1, qexp)
+            progress, impure = progress or p, impure or i
+        if not skip:
+            yield self.OP_RESIDUAL[t]
+            skip, i, qexp = self._fx_residual(qexp)
+            impure = impure or i
+        if skip:
+            return progress, impure, qexp, reads
+        for s in order:
+            yield self.OP_GATE[t][s]
+            idle_peer, r = self._fx_idle_in_others(t, s)
+            reads = reads + r
+            if idle_peer:
+                continue
+            p, i, qexp = yield from self.dispatch_shape(t, s, 1, qexp)
+            progress, impure = progress or p, impure or i
+        return progress, impure, qexp, reads
+
+    def _fx_residual(self, qexp: QExp) -> tuple[bool, bool, QExp]:
+        """has_residual_mix: the MIX queue is non-empty. Returns (residual, impure, qexp)."""
+        q = self.queues[K.SHAPE_MIX]
+        now = q.contents()
+        for qi, exp in qexp:
+            if qi == K.SHAPE_MIX:
+                return len(now) > 0, len(now) != len(exp), qexp
+        return len(now) > 0, False, _qset(qexp, K.SHAPE_MIX, now)
+
+    def _fx_idle_in_others(self, t: int, shape: int) -> tuple[bool, Seen]:
+        """has_idle_in_other_threads: a racy read of the peers' trackers (a scheduling hint)."""
+        c = self.c
+        reads: Seen = ()
+        found = False
+        for p in range(self.n_sched):
+            if p == t:
+                continue
+            states, occ = c[self.T_STATES + p], c[self.T_PEND_OCC + p]
+            reads = (*reads, (self.T_STATES + p, states), (self.T_PEND_OCC + p, occ))
+            if not found and self._idle_cores(p, shape, states, occ):
+                found = True
+        return found, reads
+
+    def _idle_cores(self, t: int, shape: int, states: int, occ: int) -> int:
+        """get_idle_core_offset_states(shape) of tracker t for the given tracker words."""
+        am, vm = self.tr_aic_mask[t], self.tr_aiv_mask[t]
+        if shape == K.SHAPE_AIC:
+            return states & am & ~(occ & am)
+        if shape == K.SHAPE_AIV:
+            return states & vm
+        return (states >> 1) & (states >> 2) & states & am  # MIX: every core of the cluster idle
+
+    def _fx_dispatchable(self, t: int, shape: int, pending: int) -> int:
+        c = self.c
+        states, occ = c[self.T_STATES + t], c[self.T_PEND_OCC + t]
+        am, vm = self.tr_aic_mask[t], self.tr_aiv_mask[t]
+        if not pending:
+            return self._idle_cores(t, shape, states, occ)
+        if shape == K.SHAPE_AIC:
+            return ~states & am & ~(occ & am)
+        return ~states & vm & ~occ
+
+    def dispatch_shape(self, t: int, shape: int, pending: int, qexp: QExp) -> Generator[Op, bool, tuple[bool, bool, QExp]]:
+        progress = False
+        impure = False
+        is_mix = shape == K.SHAPE_MIX
+        cores = self.tr_aic_mask[t] if is_mix else self._fx_dispatchable(t, shape, pending)
+        while cores:
+            want = _popcount(cores)
+            yield self.OP_POP[t][shape][pending]
+            batch = self.queues[shape].pop_batch(want)
+            if not batch:
+                qexp = _qset(qexp, shape, ())
+                break
+            if self.queues[shape].size() > 0:
+                impure = True  # items this pass has not looked at remain queued
+            put_back: tuple[int, ...] = ()
+            handles: tuple[tuple[int, int], ...] = ()
+            dispatched_any = False
+            for bi in range(len(batch)):
+                g = batch[bi]
+                selected = 0
+                if is_mix:
+                    selected = self._fx_mix_select(t, cores, g, pending)
+                    if not selected:
+                        yield self.OP_REPUSH[shape]
+                        self.queues[shape].push(g)
+                        put_back = (*put_back, g)
+                        continue
+                if not cores:
+                    for hi in range(len(handles)):
+                        k, tok = handles[hi]
+                        yield self.OP_PUBLISH[k]
+                        self._fx_publish_token(k, tok)
+                        progress = True
+                    handles = ()
+                    rest = batch[bi:]
+                    yield self._push_batch_op(shape, len(rest))
+                    self.queues[shape].push_batch(rest)
+                    impure = True
+                    break
+                available = _popcount(selected) if is_mix else _popcount(cores)
+                yield self.OP_CLAIM_BLOCKS[g]
+                start, claim = self._fx_claim_blocks(g, available)
+                if claim == 0:
+                    continue
+                dispatched_any = True
+                impure = True
+                if start + claim < self.c[self.S_BLOCKS + g]:
+                    yield self.OP_REPUSH[shape]
+                    self.queues[shape].push(g)
+                for b in range(claim):
+                    if is_mix:
+                        off = _low_bit(selected)
+                        selected &= selected - 1
+                        cores &= ~(1 << off)
+                    else:
+                        off = _low_bit(cores)
+                        cores &= cores - 1
+                    handles = handles + self._fx_prepare_block(t, off, g, shape, pending, start + b)
+            for hi in range(len(handles)):
+                k, tok = handles[hi]
+                yield self.OP_PUBLISH[k]
+                self._fx_publish_token(k, tok)
+                progress = True
+            if not dispatched_any:
+                qexp = _qset(qexp, shape, put_back)
+                break
+            if not cores:
+                cores = self.tr_aic_mask[t] if is_mix else self._fx_dispatchable(t, shape, pending)
+        return progress, impure, qexp
+
+    def _push_batch_op(self, shape: int, n: int) -> Op:
+        c = self.c
+        q = self.queues[shape]
+        enq, deq, cap = q.enq_cell, q.deq_cell, q.capacity
+        return Op(
+            OpKind.PUSH,
+            f"dispatch_shape: push_batch {n} back to {q.name} (retry while full)",
+            C.DISPATCH_SHAPE,
+            (enq, deq),
+            (enq,),
+            Order.RELEASE,
+            lambda: n <= cap and c[enq] - c[deq] + n <= cap,
+        )
+
+    def _fx_mix_select(self, t: int, cores: int, g: int, pending: int) -> int:
+        """Clusters of `cores` whose classify_mix_cluster placement is the one this phase wants."""
+        c = self.c
+        states, occ = c[self.T_STATES + t], c[self.T_PEND_OCC + t]
+        mask = c[self.S_MASK + g]
+        out = 0
+        rest = cores
+        while rest:
+            off = _low_bit(rest)
+            rest &= rest - 1
+            used = 0
+            if mask & K.MASK_AIC:
+                used |= 1 << off
+            if mask & K.MASK_AIV0:
+                used |= 1 << (off + 1)
+            if mask & K.MASK_AIV1:
+                used |= 1 << (off + 2)
+            if not used or occ & used:
+                continue  # REJECT
+            placement_running = _popcount(states & used) == _popcount(used)
+            if placement_running != bool(pending):
+                out |= 1 << off
+        return out
+
+    def _fx_claim_blocks(self, g: int, available: int) -> tuple[int, int]:
+        c = self.c
+        current = c[self.S_NEXT + g]
+        limit = c[self.S_BLOCKS + g]
+        if current < limit and available > 0:
+            count = min(limit - current, available)
+            c[self.S_NEXT + g] = current + count
+            return current, count
+        return current, 0
+
+    def _fx_prepare_block(
+        self, t: int, off: int, g: int, shape: int, pending: int, block: int
+    ) -> tuple[tuple[int, int], ...]:
+        if shape == K.SHAPE_MIX:
+            c = self.c
+            mask = c[self.S_MASK + g]
+            states = c[self.T_STATES + t]
+            out = []
+            for bitmask, sub, o in ((K.MASK_AIC, K.SUB_AIC, off), (K.MASK_AIV0, K.SUB_AIV0, off + 1),
+                                    (K.MASK_AIV1, K.SUB_AIV1, off + 2)):
+                if mask & bitmask:
+                    to_pending = bool(pending) and not (states >> o) & 1
+                    out.append(self._fx_prepare_subtask(t, o, g, sub, to_pending, block))
+            return tuple(out)
+        sub = K.SUB_AIC if shape == K.SHAPE_AIC else K.SUB_AIV0
+        return (self._fx_prepare_subtask(t, off, g, sub, bool(pending), block),)
+
+    def _fx_prepare_subtask(self, t: int, off: int, g: int, sub: int, to_pending: bool, block: int) -> tuple[int, int]:
+        c = self.c
+        k = self.tr_cores[t][off]
+        seq = (c[self.C_SEQ + k] + 1) & 0xFFFFFFFF
+        token = seq & K.TASK_ID_MASK
+        if token >= K.AICORE_EXIT_SIGNAL:
+            seq = (seq + (K.TASK_ID_MASK - token + 1)) & 0xFFFFFFFF
+            token = seq & K.TASK_ID_MASK
+        c[self.C_SEQ + k] = seq
+        if self.m_token_local:
+            token = (c[self.D_LOCAL + g] + 1) & K.TASK_ID_MASK
+        self.ghost_token[(k, token)] = (self.round, self.task_of_slot(g), block)
+        if to_pending:
+            c[self.C_PEND_SUB + k] = sub
+            c[self.C_PEND_SLOT + k] = g + 1
+            c[self.C_PEND_REG + k] = token
+        else:
+            c[self.C_RUN_SUB + k] = sub
+            c[self.C_RUN_SLOT + k] = g + 1
+            c[self.C_RUN_REG + k] = token
+            c[self.T_STATES + t] ^= 1 << off
+        c[self.T_PEND_OCC + t] |= 1 << off
+        return k, token
+
+    def _fx_publish_token(self, k: int, token: int) -> None:
+        self.c[self.C_DMB + k] = token
+        _run, task, block = self.ghost_token.get((k, token), (self.round, -1, 0))
+        if task >= 0:
+            self.ghost("dispatch", task, block)
+
+    # ------------------------------------------------------------------ idle path
+
+    def drain_pending(self, t: int) -> Generator[Op, bool, tuple[bool, bool, Seen]]:
+        yield self.OP_DRAIN_LOAD[t]
+        pending = self.c[self.H_ADV_PENDING]
+        reads: Seen = ((self.H_ADV_PENDING, pending),)
+        if pending == 0:
+            return False, False, reads
+        advanced = False
+        impure = False
+        for r in range(K.NUM_RINGS):
+            if not pending & (1 << r):
+                continue
+            yield self.OP_DRAIN_TRY[r]
+            if not self._fx_try_lock(r):
+                reads = (*reads, (self.R_ALOCK + r, 1))
+                continue
+            impure = True
+            yield self.OP_DRAIN_CLEAR[r]
+            self.c[self.H_ADV_PENDING] &= ~(1 << r)
+            before = self.c[self.R_SLA + r]
+            yield from self.advance_ring_pointers(r)
+            if self.c[self.R_SLA + r] != before:
+                advanced = True
+        return advanced, impure, reads
+
+    def _fx_watchdog_fires(self, t: int) -> bool:
+        c = self.c
+        self_owns = any(c[self.C_RUN_SLOT + k] != 0 for k in self.tr_cores[t])
+        if self_owns:
+            return True
+        nobody = all(c[self.C_RUN_SLOT + k] == 0 for k in range(self.n_cores))
+        total = c[self.X_TOTAL_TASKS]
+        return total > 0 and c[self.X_COMPLETED_TASKS] < total and nobody
+
+    def _fx_latch_timeout(self, t: int) -> None:
+        """latch_scheduler_error(SCHEDULER_TIMEOUT) with classify_stall_reason's sub-class."""
+        c = self.c
+        if c[self.H_SCHED_ERR] == K.ERROR_NONE:
+            c[self.H_SCHED_ERR] = K.SCHEDULER_TIMEOUT
+            c[self.H_SCHED_ERR_THREAD] = t
+            c[self.H_STALL_DETAIL] = self._classify_stall()
+        c[self.H_SCHED_ERR_BITMAP] |= 1 << t
+
+    def _classify_stall(self) -> int:
+        c = self.c
+        running = ready = waiting = 0
+        for r in range(K.NUM_RINGS):
+            for tid in range(c[self.R_LA + r], c[self.R_CUR + r]):
+                g = self.slot_of(r, tid)
+                if c[self.S_STATE + g] >= K.COMPLETED:
+                    continue
+                if any(c[self.C_RUN_SLOT + k] == g + 1 for k in range(self.n_cores)):
+                    running += 1
+                elif c[self.S_FRC + g] >= c[self.S_FCOUNT + g]:
+                    ready += 1
+                else:
+                    waiting += 1
+        if running:
+            return K.STALL_RUNNING
+        if ready:
+            return K.STALL_READY_IDLE
+        if waiting:
+            return K.STALL_DEP_DEADLOCK
+        if not c[self.X_ORCH_DONE]:
+            return K.STALL_ORCH_STARVATION
+        return K.STALL_UNKNOWN

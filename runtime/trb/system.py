@@ -1,0 +1,96 @@
+"""TrbSystem: the port of one scenario as a `runtime.core.System` (threads, fingerprint, goal)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+
+from model.scenario import FatalCode, Scenario
+from runtime.core import ThreadBody
+from runtime.trb.aicore import CoreAndHostThreads
+
+ROLE_ORCH, ROLE_SCHED, ROLE_CORE, ROLE_HOST = "orchestrator", "scheduler", "aicore", "host"
+
+
+class TrbSystem(CoreAndHostThreads):
+    """The step-level port of the tensormap_and_ringbuffer runtime for one scenario.
+
+    Threads, in this order (the thread ids schedules use): the orchestrator ("orch"), the scheduler threads
+    ("sched0".."schedN-1"), one AICore per core ("c<cluster>.AIC", ".AIV0", ".AIV1"), and the host.
+    """
+
+    def __init__(self, scenario: Scenario, mutants: Iterable[str] = ()) -> None:
+        super().__init__(scenario, mutants)
+        self._threads_made = False
+
+    def threads(self) -> list[tuple[str, str, ThreadBody]]:
+        if self._threads_made:
+            raise RuntimeError("TrbSystem.threads() builds the thread bodies once; make a new system per run")
+        self._threads_made = True
+        out: list[tuple[str, str, ThreadBody]] = [("orch", ROLE_ORCH, self.orchestrator_body())]
+        for t in range(self.n_sched):
+            out.append((f"sched{t}", ROLE_SCHED, self.scheduler_body(t)))
+        for k in range(self.n_cores):
+            out.append((self.core_name(k), ROLE_CORE, self.aicore_body(k)))
+        out.append(("host", ROLE_HOST, self.host_body()))
+        return out
+
+    def thread_names(self) -> list[str]:
+        return (
+            ["orch"] + [f"sched{t}" for t in range(self.n_sched)] + [self.core_name(k) for k in range(self.n_cores)]
+            + ["host"]
+        )
+
+    def fingerprint(self) -> Hashable:
+        return (
+            tuple(self.c),
+            self.tmap.fingerprint(),
+            tuple(q.fingerprint() for q in self.queues),
+            self.crash,
+        )
+
+    def work_left(self) -> str | None:
+        if self.crash is not None:
+            return f"the runtime aborted: {self.crash}"
+        code = self.fatal_code()
+        expected = self.scenario.expected.fatal
+        if code:
+            name = _code_name(code)
+            if expected is None:
+                return f"fatal {name} latched (the scenario expects every task consumed)"
+            if code != int(expected):
+                return f"fatal {name} latched, expected {expected.name}({int(expected)})"
+            if not self.c[self.HOST_DONE]:
+                return f"expected fatal {name} latched but the host has not finished the run"
+            return None
+        if expected is not None:
+            return f"expected fatal {expected.name}({int(expected)}) was never latched"
+        for run in range(self.runs):
+            for ti, task in enumerate(self.plan.tasks):
+                n = self.ghost_consumed[run][ti]
+                if n != 1:
+                    state = "never consumed" if n == 0 else f"consumed {n} times"
+                    return f"run {run}: task {task.name} (r{task.ring}:{task.local}) {state}"
+        if not self.c[self.HOST_DONE]:
+            return "the host has not finished every run"
+        return None
+
+    # ------------------------------------------------------------------ ghost summaries
+
+    def task_status(self, run: int, task: int) -> tuple[int, int, int, int]:
+        """(submitted, completed, consumed, kernels run) counts of a task in a run (ghost records)."""
+        return (
+            self.ghost_submitted[run][task],
+            self.ghost_completed[run][task],
+            self.ghost_consumed[run][task],
+            self.ghost_kernels[run][task],
+        )
+
+
+def _code_name(code: int) -> str:
+    try:
+        return f"{FatalCode(code).name}({code})"
+    except ValueError:
+        return f"code {code}"
+
+
+__all__ = ["ROLE_CORE", "ROLE_HOST", "ROLE_ORCH", "ROLE_SCHED", "TrbSystem"]

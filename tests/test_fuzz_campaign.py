@@ -1,0 +1,271 @@
+"""`ptocheck fuzz`: the gate's short campaign, determinism, resume, workers, findings, bad input.
+
+The campaigns here use `--iterations` (a deterministic budget), never wall-clock assertions.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fuzz.campaigns import FuzzOptions, run_campaign
+from fuzz.campaigns.coverage import CoverageMap
+from fuzz.campaigns.engine import FindingReport, Lane, mutate
+from fuzz.campaigns.known import KNOWN, MUTANT, NEW, classify
+from fuzz.campaigns.runner import Aggregator, parse_budget
+from fuzz.campaigns.targets import Context, ModelTarget
+from fuzz.cli import main
+from fuzz.corpus import Corpus
+from model.scenario import load_scenario
+from properties.artifacts import Signature, artifact_to_dict, load_artifact
+from properties.replay import replay_model_artifact, replay_port_artifact
+
+ROOT = Path(__file__).resolve().parent.parent
+R7 = ROOT / "tests" / "regressions" / "f_model_r7.json"
+CI_SEED = 20251122
+CI_ITERATIONS = 40
+TRB = "tensormap_and_ringbuffer"
+
+
+def _stats(corpus: Path, campaign: str) -> dict[str, object]:
+    doc: dict[str, object] = json.loads((corpus / "stats" / f"{campaign}.json").read_text(encoding="utf-8"))
+    return doc
+
+
+def test_ci_campaign_is_clean_and_covers_both_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fuzz", "--campaign", "ci", "--seed", str(CI_SEED), "--iterations", str(CI_ITERATIONS)]
+    code = main([*argv, "--workers", "1", "--corpus", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"campaign ci: seed {CI_SEED}, 1 worker(s)" in out
+    assert "failure within bounded(executions=" in out  # "no failure" or "no unregistered failure"
+    for category in ("model actions", "model (ring, slot, state) pairs", "model 'sometimes' witnesses",
+                     "port C++ functions executed", "port (ring, slot, task_state) writes", "scenario features generated"):
+        assert f"    {category}: " in out, category
+    stats = _stats(tmp_path, "ci")
+    assert stats["lanes"] == {str(CI_SEED): {"0": CI_ITERATIONS}}
+    coverage = stats["coverage"]
+    assert isinstance(coverage, dict)
+    assert coverage["arm:port-small"] + coverage["arm:model-small"] + stats["totals"]["invalid"] == CI_ITERATIONS  # type: ignore[index]
+    assert any(k.startswith("witness:") for k in coverage) and any(k.startswith("slot:") for k in coverage)
+
+
+def _campaign(corpus: Path, iterations: int, seed: int | None = 7, workers: int = 1, **kw: object) -> object:
+    return run_campaign(
+        FuzzOptions(campaign="ci", seed=seed, workers=workers, iterations=iterations, corpus=corpus, **kw)  # type: ignore[arg-type]
+    )
+
+
+def test_same_seed_same_campaign(tmp_path: Path) -> None:
+    _campaign(tmp_path / "a", 8)
+    _campaign(tmp_path / "b", 8)
+    a, b = _stats(tmp_path / "a", "ci"), _stats(tmp_path / "b", "ci")
+    assert a["coverage"] == b["coverage"] and a["totals"]["executions"] == b["totals"]["executions"]  # type: ignore[index]
+    assert Corpus(tmp_path / "a").load_inputs("ci") == Corpus(tmp_path / "b").load_inputs("ci")
+    _campaign(tmp_path / "c", 8, seed=8)
+    assert _stats(tmp_path / "c", "ci")["coverage"] != a["coverage"]
+
+
+def test_a_campaign_resumes_where_it_stopped(tmp_path: Path) -> None:
+    first = _campaign(tmp_path, 6)
+    second = _campaign(tmp_path, 6, seed=None)  # no seed: the campaign's last one
+    assert not first.resumed and second.resumed  # type: ignore[attr-defined]
+    assert second.seed == 7  # type: ignore[attr-defined]
+    stats = _stats(tmp_path, "ci")
+    assert stats["lanes"] == {"7": {"0": 12}}
+    assert stats["totals"]["iterations"] == 12  # type: ignore[index]
+    assert [s["iterations"] for s in stats["sessions"]] == [6, 6]  # type: ignore[attr-defined]
+    # The resumed campaign continued the sequence: 6 + 6 iterations cover what 12 in one go cover.
+    _campaign(tmp_path / "once", 12)
+    assert _stats(tmp_path / "once", "ci")["totals"]["executions"] == stats["totals"]["executions"]  # type: ignore[index]
+
+
+def test_two_workers_split_the_iterations(tmp_path: Path) -> None:
+    summary = _campaign(tmp_path, 6, workers=2)
+    assert summary.exit_code == 0 and summary.iterations == 6  # type: ignore[attr-defined]
+    assert _stats(tmp_path, "ci")["lanes"] == {"7": {"0": 3, "1": 3}}
+
+
+def test_progress_line_says_rate_coverage_findings_and_what_is_left(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    _campaign(tmp_path, 3, progress=stream)
+    text = stream.getvalue()
+    assert "[fuzz ci] seed 7, 1 worker(s)" in text
+    last = text.strip().splitlines()[-1]
+    assert "exec (" in last and "/s)" in last and "coverage" in last and "findings 0 new" in last and "iterations left" in last
+
+
+def test_model_target_reports_a_registered_finding_as_known_and_replayable(tmp_path: Path) -> None:
+    artifact = load_artifact(R7)
+    ctx = Context("t", "model", "ptocheck fuzz --campaign t", (), 0, 0, "", True)
+    ex = ModelTarget(200_000).execute(artifact.scenario, ctx)
+    assert ex.executions == 1 and ex.states > 0
+    assert {"witness:ring_full", "blocked:task window full", "slot:r1s0:CONSUMED", "action:advance"} <= ex.features
+    assert len(ex.found) == 1
+    found = ex.found[0].artifact
+    assert found.signature.property_id == "own_release_before_reuse"
+    assert classify(found.signature, ()) == (KNOWN, "F-MODEL-R7")
+    assert len(found.actions) == len(artifact.actions)  # BFS: the same shortest length
+    assert replay_model_artifact(found, "r").reproduced
+
+
+def test_model_target_eventually_failure_replays_and_a_tampered_path_does_not() -> None:
+    # Every run of this scenario ends in SCHEDULER_TIMEOUT while it expects every task consumed.
+    scenario = load_scenario(ROOT / "tests" / "regressions" / "stale_owner_own_slot.json")
+    ctx = Context("t", "model", "cmd", (), 0, 0, "", True)
+    ex = ModelTarget(10_000).execute(scenario, ctx)
+    assert [f.artifact.signature.property_id for f in ex.found] == ["expected_outcome"]
+    found = ex.found[0].artifact
+    assert found.extra["property_kind"] == "eventually"
+    assert replay_model_artifact(found, "r").reproduced
+    shorter = replace(found, actions=found.actions[:-1])  # no longer ends in a terminal state
+    assert not replay_model_artifact(shorter, "r").reproduced
+    undecided = Context("t", "model", "cmd", (), 0, 0, "", False)
+    assert not ModelTarget(10_000).execute(scenario, undecided).found  # the outcome is not asserted
+
+
+def test_classification() -> None:
+    r7 = Signature(TRB, "own_release_before_reuse", "prepare_task")
+    assert classify(r7, ()) == (KNOWN, "F-MODEL-R7")
+    assert classify(r7, ("M_ADVANCE_NO_LOCK",)) == (MUTANT, None)
+    assert classify(Signature(TRB, "own_release_before_reuse", "SchedulerContext::dispatch_shape"), ()) == (NEW, None)
+    assert classify(Signature(TRB, "run.deadlock", "check_and_handle_consumed"), ()) == (NEW, None)
+
+
+def test_duplicates_are_merged_and_the_smallest_artifact_kept(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path)
+    campaign = "ci"
+    from fuzz.campaigns.catalogue import get_campaign
+
+    agg = Aggregator(get_campaign(campaign), FuzzOptions(campaign=campaign, iterations=1, corpus=tmp_path), corpus, 1, None)
+    art = load_artifact(R7)
+    key = "k"
+    path, created = corpus.store_artifact(campaign, key, art)
+    assert created and not corpus.store_artifact(campaign, key, art)[1]
+
+    def report(size: list[int], created: bool, message: str) -> FindingReport:
+        doc = artifact_to_dict(art)
+        doc["message"] = message
+        return FindingReport(key, art.signature.as_list(), [], KNOWN, "F-MODEL-R7", message, str(path), created, size, 0, 0, doc)
+
+    agg.finding(report([6, 20, 29], True, "first"))
+    agg.finding(report([6, 20, 31], False, "bigger"))
+    agg.finding(report([5, 18, 24], False, "smaller"))
+    summary = agg.finish(False)
+    assert len(summary.findings) == 1 and summary.findings[0].count == 3
+    assert load_artifact(path).message == "smaller"
+    assert summary.exit_code == 0  # a registered finding does not fail a campaign
+
+
+def test_an_internal_error_is_recorded_with_its_input_and_fails_the_campaign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(self: Lane, *args: object) -> object:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(Lane, "execute", boom)
+    summary = _campaign(tmp_path, 2)
+    assert summary.exit_code == 1  # type: ignore[attr-defined]
+    assert summary.errors and "RuntimeError: planted" in summary.errors[0]["error"]  # type: ignore[attr-defined]
+    doc = json.loads(Path(summary.errors[0]["path"]).read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+    assert doc["scenario"]["program"] and doc["input"] and "planted" in doc["traceback"]
+
+
+def test_steering_prefers_inputs_that_reach_rare_features() -> None:
+    cov = CoverageMap({"a": 100, "b": 100, "rare": 1})
+    assert cov.rarity({"a", "rare"}) > 10 * cov.rarity({"a", "b"})
+    assert cov.add({"a", "new"}) == ["new"] and cov.counts["a"] == 101
+
+
+def test_mutation_is_deterministic() -> None:
+    import random
+
+    parent = bytes(range(64))
+    assert mutate(parent, b"xyz", random.Random(3)) == mutate(parent, b"xyz", random.Random(3))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--budget", "ten"], "cannot read the budget"),
+        (["--budget", "0s"], "budget must be positive"),
+        (["--workers", "0", "--iterations", "1"], "--workers must be >= 1"),
+        (["--iterations", "0"], "--iterations must be >= 1"),
+        (["--campaign", "model", "--mutant", "M_ADVANCE_NO_LOCK", "--iterations", "1"], "has no port arm"),
+        (["--mutant", "M_NOPE", "--iterations", "1"], "unknown mutant"),
+        (["--database", "ftp://x", "--iterations", "1"], "unsupported database URL"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["fuzz", "--corpus", str(tmp_path / "c"), "--quiet", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ptocheck: error: ") and message in err
+
+
+def test_corpus_path_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "file"
+    f.write_text("x", encoding="utf-8")
+    assert main(["fuzz", "--corpus", str(f), "--iterations", "1", "--quiet"]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_budget_parsing() -> None:
+    assert parse_budget("90") == 90 and parse_budget("90s") == 90 and parse_budget("10m") == 600
+    assert parse_budget("1h30m") == 5400 and parse_budget("1.5m") == 90
+
+
+def test_list_names_every_campaign(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fuzz", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("default", "model", "port", "paged-attention", "builtin", "ci"):
+        assert f"\n{name}: " in f"\n{out}"
+
+
+def test_a_killed_campaign_keeps_what_it_found_and_resumes(tmp_path: Path) -> None:
+    """SIGKILL right after the first artifact appears: the artifact is whole and replays; the next run resumes."""
+    cmd = [sys.executable, "-m", "fuzz.cli", "fuzz", "--campaign", "default", "--seed", "1", "--budget", "10m",
+           "--workers", "1", "--corpus", str(tmp_path), "--mutant", "M_DEFERRED_RELEASE_DROP_ON_FULL", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    artifacts = tmp_path / "artifacts" / "default"
+    stats = tmp_path / "stats" / "default.json"
+
+    def recorded() -> bool:  # the artifact, and the statistics that count it
+        return bool(list(artifacts.glob("*.json"))) and stats.exists() and '"class": "mutant"' in stats.read_text("utf-8")
+
+    try:
+        waited = 0.0
+        while not recorded() and proc.poll() is None and waited < 300:
+            time.sleep(0.05)
+            waited += 0.05
+    finally:
+        proc.kill()
+        proc.wait()
+    doc = json.loads(stats.read_text(encoding="utf-8"))
+    mutant = [e for e in doc["findings"].values() if e["class"] == "mutant"]
+    assert mutant, "no mutant finding was recorded"
+    artifact = load_artifact(Path(mutant[0]["artifact"]))
+    assert artifact.mutants == ("M_DEFERRED_RELEASE_DROP_ON_FULL",) and "--seed 1" in artifact.command
+    assert replay_port_artifact(artifact, "r").reproduced
+    summary = run_campaign(
+        FuzzOptions(campaign="default", workers=1, iterations=1, corpus=tmp_path, mutants=("M_DEFERRED_RELEASE_DROP_ON_FULL",))
+    )
+    assert summary.seed == 1 and summary.resumed
+    assert int(summary.lanes["0"]) >= 2  # it went on after the iterations done before the kill
+
+
+def test_inputs_go_to_the_configured_example_database(tmp_path: Path) -> None:
+    db = tmp_path / "shared-db"
+    _campaign(tmp_path / "corpus", 4, database=str(db))
+    assert Corpus(tmp_path / "other", str(db)).load_inputs("ci")  # another corpus reading the same database
+    assert not (tmp_path / "corpus" / "hypothesis").exists()
+    fresh = _campaign(tmp_path / "corpus", 2, database=str(db), fresh=True)
+    assert not fresh.resumed  # type: ignore[attr-defined]

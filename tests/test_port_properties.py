@@ -1,0 +1,134 @@
+"""Port properties (properties/port_checks.py): the unmutated port passes, each check can fail, and the
+SOMETIMES witnesses (including the spec §10 fine-grained splits) are reached."""
+
+from __future__ import annotations
+
+import pytest
+
+from properties.port_checks import (
+    PROPERTY_NAMES,
+    SOMETIMES,
+    PortInvariants,
+    PortWitnesses,
+    independent_tasks,
+    one_block_attention,
+    port_observers,
+    retain_pairs,
+)
+from runtime.core import Executor, Failure, Observer, StepRecord, System
+from runtime.execution import DONE, RandomScheduler, run_once
+from runtime.search import SearchBounds, search
+from runtime.trb import TrbSystem
+
+
+@pytest.mark.parametrize("make", [lambda: retain_pairs(3), one_block_attention], ids=["pairs", "pa"])
+def test_unmutated_port_passes_random_search(make: object) -> None:
+    scenario = make()  # type: ignore[operator]
+    report = search(lambda: TrbSystem(scenario), "random", 3, SearchBounds(runs=25, max_steps=5000), port_observers())
+    assert report.ok, report.lines()
+    assert report.executions == 25
+
+
+def test_unmutated_port_passes_bounded_dfs() -> None:
+    scenario = retain_pairs(1, scheduler_threads=1)
+    report = search(
+        lambda: TrbSystem(scenario), "dfs", 0, SearchBounds(preemptions=1, max_states=3000, max_steps=5000),
+        port_observers(),
+    )
+    assert report.ok, report.lines()
+    assert report.executions > 1
+
+
+def test_a_corrupted_window_is_reported_at_the_step() -> None:
+    """The window check is real: a step that pushes cur past la + W - 1 fails at that step."""
+    system = TrbSystem(retain_pairs(1))
+    inv = PortInvariants(system)
+    ex = Executor(system)
+    rec = ex.step(ex.runnable()[0])
+    system.c[system.R_CUR + 1] = system.windows[1] + 3
+    forged = StepRecord(rec.index, rec.tid, type(rec.op)(rec.op.kind, "forged", rec.op.cite, writes=(system.R_CUR + 1,)))
+    failure = inv.on_step(ex, forged)
+    assert failure is not None and failure.property_id == "window_bound"
+
+
+def test_at_end_reports_a_missing_consumption() -> None:
+    system = TrbSystem(retain_pairs(1))
+    scheduler = RandomScheduler(5, 1)
+    scheduler.new_execution()
+    result = run_once(system, scheduler, port_observers()(system), max_steps=5000)
+    assert result.outcome == DONE
+    inv = PortInvariants(system)
+    system.ghost_consumed[0][0] = 2
+    ex = Executor(TrbSystem(retain_pairs(1)))
+    failure = inv.at_end(ex, DONE)
+    assert failure is not None and failure.property_id == "all_consumed_once"
+
+
+def test_disabled_properties_are_not_checked() -> None:
+    with pytest.raises(ValueError):
+        PortInvariants(TrbSystem(retain_pairs(1)), frozenset({"no_such_property"}))
+    assert len(set(PROPERTY_NAMES)) == len(PROPERTY_NAMES)
+
+
+class _Both:
+    """Runs the invariants and the witnesses together (witnesses only count on passing runs)."""
+
+    def __init__(self, system: TrbSystem, witnesses: PortWitnesses) -> None:
+        self.inv = PortInvariants(system)
+        self.w = witnesses
+
+    def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
+        self.w.on_step(ex, rec)
+        return self.inv.on_step(ex, rec)
+
+    def at_end(self, ex: Executor, outcome: str) -> Failure | None:
+        return self.inv.at_end(ex, outcome)
+
+
+def test_every_sometimes_witness_is_reached() -> None:
+    seen: dict[str, int] = {}
+    for scenario in (retain_pairs(3), retain_pairs(4, 1, "one_sched")):
+        for seed in range(12):
+            system = TrbSystem(scenario)
+            witnesses = PortWitnesses(system)
+            observers: list[Observer] = [_Both(system, witnesses)]
+            scheduler = RandomScheduler(seed, 1)
+            scheduler.new_execution()
+            result = run_once(system, scheduler, observers, max_steps=5000, record_trace=False)
+            assert result.outcome == DONE, (result.outcome, result.failure)
+            for name, step in witnesses.seen.items():
+                seen.setdefault(name, step)
+    missing = [p.name for p in SOMETIMES if p.name not in seen]
+    # NOT YET WITNESSED by these seeds (see the report): the advance lock held while another thread
+    # consumes the ring head needs a schedule these small random runs do not hit.
+    assert missing == ["advance_lock_vs_consume"], f"witnesses never reached: {missing}"
+
+
+def test_observer_factory_rejects_other_systems() -> None:
+    class NotTrb:
+        pass
+
+    with pytest.raises(TypeError):
+        port_observers()(NotTrb())  # type: ignore[arg-type]
+    _: type[System] | None = None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding F-PORT-LA-UNPREPARED (properties/findings.py): advance_ring_pointers passes a task that "
+    "commit_task published but prepare_task has not yet reset from the slot's previous CONSUMED state",
+)
+def test_la_never_passes_a_committed_but_unprepared_task() -> None:
+    scenario = independent_tasks(8, 3, 4, "independent_8_3sched_w4")
+    report = search(lambda: TrbSystem(scenario), "random", 1, SearchBounds(runs=40, max_steps=5000), port_observers())
+    assert report.ok, report.lines()
+
+
+def test_finding_la_unprepared_is_named_by_consumed_prefix() -> None:
+    """The xfail above fails for the finding's reason, not another: the first violation is INV-R3 at the advance."""
+    scenario = independent_tasks(8, 3, 4, "independent_8_3sched_w4")
+    report = search(lambda: TrbSystem(scenario), "random", 1, SearchBounds(runs=40, max_steps=5000), port_observers())
+    assert report.failures, report.lines()
+    first = report.failures[0]
+    assert first.property_id == "consumed_prefix"
+    assert "advance_ring_pointers" in first.message and "never consumed" in first.message
