@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=0, help="z3 random seed (default 0)")
     p.add_argument("--json", action="store_true", help="one JSON object per row")
     p.add_argument("--failures-only", action="store_true", help="print only rows whose result is not the expected one")
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="one row per invariant: its initiation and every per-action consecution check folded together",
+    )
     p.set_defaults(func=cmd_prove)
 
 
@@ -56,7 +61,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         raise PtocheckError(f"--rlimit {args.rlimit} is too small to decide anything", "prove", "use at least 1000000")
     if args.seed < 0:
         raise PtocheckError(f"--seed must be >= 0, got {args.seed}", "prove")
-    from properties.smt import suite  # z3 is loaded here, not at CLI start-up
+    from properties.smt import core, suite  # z3 is loaded here, not at CLI start-up
 
     known = {s.name for s, _ in suite.proof_systems()} | {s.name for s in suite.sanity_systems()}
     for name in args.system or ():
@@ -64,7 +69,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
             raise PtocheckError(f"no system named {name!r}", "prove --system", "choose from " + ", ".join(sorted(known)))
     opts = suite.Options(
         sections=tuple(args.section) if args.section else suite.SECTIONS,
-        rlimit=args.rlimit or suite.core.DEFAULT_RLIMIT,
+        rlimit=args.rlimit or core.DEFAULT_RLIMIT,
         seed=args.seed,
         systems=tuple(args.system or ()),
     )
@@ -74,7 +79,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
     used_systems: dict[str, tuple[str, ...]] = {}
     if not args.json:
         print(f"{'invariant':78s} {'method':42s} {'result':44s} {'time':>7s}")
-    for row in suite.rows(opts):
+    source = suite.rows(opts)
+    if args.summary:
+        source = _folded(source)
+    for row in source:
         counts[row.result] = counts.get(row.result, 0) + 1
         if not row.ok:
             worst = EXIT_VIOLATION
@@ -127,3 +135,40 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 def _scalars(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if not isinstance(v, dict)}
+
+
+def _folded(rows: Any) -> Any:
+    """Fold the per-action checks of one invariant (same section, label and method family) into one row:
+    method 'induction: init + N steps' / 'step property: N actions', result the common one, time summed.
+    A group whose rows disagree is not folded."""
+    import dataclasses
+
+    pending: list[Any] = []
+
+    def family(row: Any) -> str:
+        return str(row.method).split(":")[0] if str(row.method).startswith(("induction:", "step property:")) else str(row.method)
+
+    def flush() -> Any:
+        if not pending:
+            return
+        same = len({(r.result, r.ok, r.expect) for r in pending}) == 1
+        if len(pending) == 1 or not same:
+            yield from pending
+        else:
+            first = pending[0]
+            steps = [r.method.split(": ", 1)[1] for r in pending]
+            if family(first) == "induction":
+                n = len([x for x in steps if x != "init"])
+                method = f"induction: {'init + ' if 'init' in steps else ''}{n} steps"
+            else:
+                method = f"step property: {len(steps)} actions"
+            yield dataclasses.replace(
+                first, method=method, seconds=sum(r.seconds for r in pending), rlimit=sum(r.rlimit for r in pending)
+            )
+        pending.clear()
+
+    for row in rows:
+        if pending and (row.invariant, family(row), row.section) != (pending[0].invariant, family(pending[0]), pending[0].section):
+            yield from flush()
+        pending.append(row)
+    yield from flush()

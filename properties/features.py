@@ -219,7 +219,9 @@ def _heap_events(model: TrbModel, before: State, after: State) -> Iterable[str]:
             yield "heap_exact_fit"
 
 
-def run_features(scenario: Scenario, policies: Iterable[str] = POLICIES, max_steps: int = 3000) -> frozenset[str]:
+def run_features(
+    scenario: Scenario, policies: Iterable[str] = POLICIES, max_steps: int = 3000
+) -> frozenset[str]:
     """Features seen on deterministic walks through the reference model (not every run: a sample).
 
     `witness_<name>`: the model's sometimes-property <name> held on a visited state; `heap_*`: how an

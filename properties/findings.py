@@ -142,10 +142,12 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
             "at that moment advances: la = t, then slot(t) reads CONSUMED, so la = t+1 is published while t is "
             "live and unprepared. The allocator then derives heap_tail from t's unwritten descriptor, and the window "
             "admits t+W while t still runs. Sequentially consistent; needs t >= W (or a reused SM image). The "
-            "executable model merges commit and prepare into one action (TrbModel._admit), so it cannot show it."
+            "executable model merges commit and prepare into one action (TrbModel._admit), so it cannot show it. "
+            "Same root cause as F-PORT-LA-UNPREPARED (found on the step-level port); this is the independent SMT "
+            "evidence at C++ step granularity, with a concrete schedule from the initial state."
         ),
         reproduce="ptocheck prove --section proof --system window-cxx",
-        artifact="tests/regressions/smt_r8_unprepared_reclaim.json",
+        artifact="tests/regressions/smt/smt_r8_unprepared_reclaim.json",
     ),
     SmtFinding(
         ident="F-SMT-G1-OWN-SLOT",
@@ -165,7 +167,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
             "creator's scope, which the documentation declares invalid, can. Reported for the lead to judge."
         ),
         reproduce="ptocheck prove --section proof --system window",
-        artifact="tests/regressions/smt_g1_own_slot.json",
+        artifact="tests/regressions/smt/smt_g1_own_slot.json",
     ),
     SmtFinding(
         ident="F-LIMIT-INT32-TASK-ID",
@@ -179,7 +181,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
             "Every proof assumes fewer tasks per ring per run (A-INT32)."
         ),
         reproduce="ptocheck prove --section limit",
-        artifact="tests/regressions/smt_limit_int32_task_id.json",
+        artifact="tests/regressions/smt/smt_limit_int32_task_id.json",
     ),
     SmtFinding(
         ident="F-LIMIT-CLAIM31",
@@ -194,7 +196,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
             "builds have no check). Proofs assume fewer claims (A-CLAIM31)."
         ),
         reproduce="ptocheck prove --section limit",
-        artifact="tests/regressions/smt_limit_claim31.json",
+        artifact="tests/regressions/smt/smt_limit_claim31.json",
     ),
     SmtFinding(
         ident="F-LIMIT-POOL-COUNTER",
@@ -208,6 +210,6 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
             "entries per pool per run (A-POOL32)."
         ),
         reproduce="ptocheck prove --section limit",
-        artifact="tests/regressions/smt_limit_pool_counter.json",
+        artifact="tests/regressions/smt/smt_limit_pool_counter.json",
     ),
 )

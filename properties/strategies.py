@@ -373,7 +373,18 @@ def _alloc(draw: st.DrawFn, state: _ProgramState) -> Alloc:
 
 
 _OP_KINDS = (
-    "submit", "scope", "submit", "end", "loop", "submit", "alloc", "end", "scope", "loop", "tensor_data", "deep",
+    "submit",
+    "scope",
+    "submit",
+    "end",
+    "loop",
+    "submit",
+    "alloc",
+    "end",
+    "scope",
+    "loop",
+    "tensor_data",
+    "deep",
     "overflow",
 )
 
@@ -607,9 +618,7 @@ def paged_attention_scenarios(
     total_blocks = batch * max(nbns)
     extra = draw(st.integers(0, 2))
     blocks_per_req = max(nbns) + extra
-    table = [
-        [draw(st.integers(0, total_blocks - 1)) for _ in range(blocks_per_req)] for _ in range(batch)
-    ]
+    table = [[draw(st.integers(0, total_blocks - 1)) for _ in range(blocks_per_req)] for _ in range(batch)]
     w = draw(windows())
     if not _one_in(draw, 5):  # usually windows the program fits in; else anything (SCOPE_DEADLOCK)
         if variant == "manual":
@@ -626,7 +635,14 @@ def paged_attention_scenarios(
     name = f"pa_{variant}_gen"
     if variant == "batched":
         scenario = batched_paged_attention(
-            batch, PA_HEADS, PA_HEAD_DIM, PA_BLOCK_SIZE, ctx, max_model_len=max_model_len, config=config, name=name
+            batch,
+            PA_HEADS,
+            PA_HEAD_DIM,
+            PA_BLOCK_SIZE,
+            ctx,
+            max_model_len=max_model_len,
+            config=config,
+            name=name,
         )
     else:
         scenario = paged_attention(

@@ -66,3 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
             f"use one of {', '.join(HYPOTHESIS_EXAMPLE_SCALE)}"
         )
     settings.load_profile(name)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    name = config.getoption("hypothesis_profile", None) or hypothesis_profile()
+    how = "derandomized: every run draws the same examples" if name == "ci" else "random examples"
+    return f"ptocheck hypothesis profile: {name} ({HYPOTHESIS_PROFILE_ENV}; {how}; failures print the blob)"

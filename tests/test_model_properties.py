@@ -16,11 +16,15 @@ Budgets are counts: examples (scaled by the Hypothesis profile), explored states
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import event, find, given, note, settings
+from hypothesis import currently_in_test_context, event, find, given, note, settings
 from hypothesis import strategies as st
 
 from model.explorer import ExploreResult, Step, Violation, explore
@@ -42,8 +46,10 @@ from model.scenario import (
     load_scenario,
 )
 from model.trb_model import S_FATAL, S_TASKS, T_EDGES, Action, State, TrbModel
+from properties.artifacts import Artifact, Signature, load_artifact, save_artifact
 from properties.features import region_elements
-from properties.findings import FINDINGS, Finding
+from properties.findings import FINDINGS, Finding, load_model_artifact, replay_model_path
+from properties.replay import replay_model_artifact
 from properties.sizing import TENSORMAP, check_sizing, stale_tensor_uses, static_outcome
 from properties.strategies import (
     SMALL_LIMITS,
@@ -98,30 +104,76 @@ def known_finding(scenario: Scenario, property_name: str) -> Finding | None:
     return KNOWN.get((scenario.runtime, property_name))
 
 
+FAILURE_DIR_ENV = "PTOCHECK_FAILURE_DIR"  # where unregistered violations save their artifacts
+
+
+def failure_dir() -> Path:
+    return Path(os.environ.get(FAILURE_DIR_ENV, "") or Path(tempfile.gettempdir()) / "ptocheck-failures")
+
+
+def save_failure_artifact(
+    scenario: Scenario,
+    violation: Violation[Any, Any],
+    engine: str,
+    bounds: str,
+    directory: Path | None = None,
+) -> Path:
+    """Write a `model-path` artifact that `ptocheck replay` re-executes strictly; returns its path."""
+    # A fatal other than the decided one is a terminal state where the outcome property never held.
+    prop = "expected_outcome" if violation.property_name == "no_unexpected_fatal" else violation.property_name
+    extra: dict[str, Any] = {}
+    if violation.cycle_start is not None and violation.loop_action is not None:
+        extra = {"cycle_start": violation.cycle_start, "loop_action": list(violation.loop_action)}
+    artifact = Artifact(
+        kind="model-path",
+        scenario=scenario,
+        signature=Signature(scenario.runtime, prop, "reference model"),
+        message=f"{violation.property_name} ({violation.kind}) violated",
+        engine=engine,
+        seed=None,
+        bounds=bounds,
+        command="pytest tests/test_model_properties.py",
+        actions=tuple(step.action for step in violation.path[1:]),
+        extra=extra,
+    )
+    digest = hashlib.sha256(dump_scenario(scenario).encode() + repr(artifact.actions).encode()).hexdigest()[
+        :12
+    ]
+    path = (directory or failure_dir()) / f"{prop}-{digest}.json"
+    save_artifact(path, artifact)
+    return path
+
+
 def _fail_unknown(
     scenario: Scenario, model: TrbModel, violations: Sequence[Violation[Any, Any]], engine: str, bounds: str
 ) -> None:
-    """Report registered violations as known; fail on any other with its step table and scenario."""
+    """Report registered violations as known; fail on any other with its step table, the scenario and a
+    saved artifact to replay."""
     unknown = []
     for violation in violations:
         finding = known_finding(scenario, violation.property_name)
         if finding is not None:
-            event(f"known finding {finding.ident} ({violation.property_name})")
+            if currently_in_test_context():
+                event(f"known finding {finding.ident} ({violation.property_name})")
         else:
             unknown.append(violation)
     if unknown:
-        report = "\n".join(
-            format_violation(model, v, engine=engine, bounds=bounds, replay_command=None) for v in unknown
-        )
+        parts = []
+        for v in unknown:
+            path = save_failure_artifact(scenario, v, engine, bounds)
+            report = format_violation(
+                model, v, engine=engine, bounds=bounds, replay_command=f"ptocheck replay {path}"
+            )
+            parts.append(report)
         pytest.fail(
-            f"unregistered violation(s): {[v.property_name for v in unknown]}\n{report}\n"
-            f"scenario (save it under tests/regressions/ to replay with `ptocheck explore FILE`):\n"
-            f"{dump_scenario(scenario)}"
+            f"unregistered violation(s): {[v.property_name for v in unknown]}\n" + "\n".join(parts) + "\n"
+            f"scenario (to keep it, save it under tests/regressions/):\n{dump_scenario(scenario)}"
         )
 
 
 def _bounded(result: ExploreResult[Any, Any]) -> str:
-    note(f"exploration: {result.summary_line()}")
+    if currently_in_test_context():
+        note(f"exploration: {result.summary_line()}")
     return result.bounds_text()
 
 
@@ -190,10 +242,16 @@ def _scheduled_run(scenario: Scenario, data: st.DataObject) -> None:
     expected = static_outcome(scenario)
     if expected is not None:
         reached = state[S_FATAL]
-        ok = reached == int(expected.fatal) if expected.fatal is not None else (not reached and model.is_final(state))
+        ok = (
+            reached == int(expected.fatal)
+            if expected.fatal is not None
+            else (not reached and model.is_final(state))
+        )
         if not ok:
             got = FatalCode(reached).name if reached else "no fatal, not every task consumed"
-            violation: Violation[Any, Any] = Violation("expected_outcome", "eventually", "INV-E2", _as_steps(model, path))
+            violation: Violation[Any, Any] = Violation(
+                "expected_outcome", "eventually", "INV-E2", _as_steps(model, path)
+            )
             _fail_unknown(scenario, model, [violation], "Hypothesis-scheduled run", f"ended: {got}")
 
 
@@ -220,7 +278,14 @@ def test_hypothesis_scheduled_paged_attention_runs_keep_the_invariants(
 
 
 def _view(buffer: Buffer, region: Region) -> View:
-    return View(region.offset, region.shape, region.strides, region.dtype or buffer.dtype, region.version, buffer.numel)
+    return View(
+        region.offset,
+        region.shape,
+        region.strides,
+        region.dtype or buffer.dtype,
+        region.version,
+        buffer.numel,
+    )
 
 
 @settings(max_examples=hypothesis_examples(150))
@@ -271,7 +336,9 @@ def test_shrinking_gives_a_small_program() -> None:
     tasks = [op for op in program if isinstance(op, Submit)]
     scopes = [op for op in program if isinstance(op, ScopeBegin)]
     assert len(tasks) <= 2 and len(scopes) <= 4, program
-    assert all(s.mode is ScopeMode.AUTO for s in scopes) and all(len(t.args) <= 1 and not t.deps for t in tasks)
+    assert all(s.mode is ScopeMode.AUTO for s in scopes) and all(
+        len(t.args) <= 1 and not t.deps for t in tasks
+    )
     assert max(t.block_num for t in tasks) == 2
 
 
@@ -319,3 +386,35 @@ def test_tensormap_reserve_after_claims_needs_the_producers_counted() -> None:
     assert check_sizing(bigger).inv_s6
     assert {s[S_FATAL] for s in _terminal_states(TrbModel(bigger), bigger)} == {0}
 
+
+def test_a_failure_artifact_replays_strictly(tmp_path: Path) -> None:
+    """The artifact an unregistered violation would save reproduces under `ptocheck replay`."""
+    scenario = load_scenario(REGRESSIONS / "tensormap_reserve_holds_claims.json")
+    model = TrbModel(scenario)
+    outcome = [p for p in model.properties() if p.kind is PropertyKind.EVENTUALLY]
+    (violation,) = explore(Restricted(model, outcome)).violations
+    path = save_failure_artifact(scenario, violation, "bfs", "complete", tmp_path)
+    replayed = replay_model_artifact(load_artifact(path), f"ptocheck replay {path}")
+    assert replayed.reproduced and "TENSORMAP_OVERFLOW" in replayed.report
+
+
+def test_unregistered_violations_fail_and_registered_ones_are_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FAILURE_DIR_ENV, str(tmp_path))
+    r7 = FINDINGS[0]
+    scenario, actions, _ = load_model_artifact(REPO_ROOT / r7.artifact)
+    model = TrbModel(scenario)
+    states = replay_model_path(model, actions)
+    path = (
+        Step(0, None, states[0]),
+        *(Step(i + 1, a, s) for i, (a, s) in enumerate(zip(actions, states[1:], strict=True))),
+    )
+    known = Violation(r7.property_name, "always", r7.spec, path)
+    _fail_unknown(scenario, model, [known], "replay", "complete")  # registered: no failure
+    unknown = Violation("retention", "always", "INV-L4", path)  # same path, a signature nobody registered
+    with pytest.raises(
+        pytest.fail.Exception, match=r"(?s)unregistered violation\(s\): \['retention'\].*ptocheck replay"
+    ):
+        _fail_unknown(scenario, model, [unknown], "replay", "complete")
+    assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.iterdir()).name]  # one artifact saved

@@ -233,7 +233,11 @@ def _rates(sample: list[Scenario], classify: Callable[[Scenario], frozenset[str]
 
 
 def _under_floor(rates: dict[str, float], floors: dict[str, float]) -> list[str]:
-    return [f"{name}: {rates.get(name, 0.0):.3f} < {floor}" for name, floor in floors.items() if rates.get(name, 0.0) < floor]
+    return [
+        f"{name}: {rates.get(name, 0.0):.3f} < {floor}"
+        for name, floor in floors.items()
+        if rates.get(name, 0.0) < floor
+    ]
 
 
 def _features(scenario: Scenario) -> frozenset[str]:
@@ -264,4 +268,3 @@ def test_feature_floor_check_fails_when_a_feature_disappears() -> None:
     rates = _rates(_sample(scenarios(narrowed), 30), static_features)
     problems = _under_floor(rates, {"manual_scope": 0.1, "spmd": 0.15})
     assert len(problems) == 2
-

@@ -235,7 +235,7 @@ def test_accessors_describe_the_running_system() -> None:
         assert 0 <= ring.current_task_index - ring.last_task_alive <= system.windows[2] - 1
         assert ring.local_task_id == ring.current_task_index
         if system.scope_stack():
-            assert len(system.scope_stack()) == system.c[system.O_SCOPE_TOP] + 1
+            assert len(system.scope_stack()) == system.p[system.O_SCOPE_TOP] + 1
         for k in range(system.n_cores):
             view = system.core_view(k)
             assert view.owner_thread == system.owner_of_core[k]

@@ -1,4 +1,4 @@
-"""The evidence files of the SMT findings (tests/regressions/smt_*.json): written by
+"""The evidence files of the SMT findings (tests/regressions/smt/smt_*.json): written by
 `write_artifacts`, checked by tests/test_smt_findings.py."""
 
 from __future__ import annotations

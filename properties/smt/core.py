@@ -146,6 +146,9 @@ class System:
     pool: Callable[[Vars, Vars], list[Expr]] = lambda s, c: []
     mutant: str | None = None
     small: Callable[[Vars, Vars], list[Expr]] = lambda s, c: []  # preferred small counterexamples
+    tiny: Callable[[Vars, Vars], list[Expr]] | None = None  # witness search bounds (default: small)
+    # concrete schedules that reach a state enabling an action, for actions no short path enables
+    witness_schedules: dict[str, tuple[dict[str, int], list[tuple[str, dict[str, int]]]]] = field(default_factory=dict)
 
     def action(self, name: str) -> Action:
         for a in self.actions:
@@ -204,12 +207,20 @@ def run_query(formulas: Sequence[Expr], rlimit: int = DEFAULT_RLIMIT, seed: int 
     answer = solver.check()
     seconds = time.process_time() - started
     stats = solver.statistics()
-    used = int(stats.get_key_value("rlimit count")) if "rlimit count" in stats.keys() else 0
+    used = _rlimit_count(stats)
     if answer == z3.unsat:
         return Outcome("unsat", seconds, used)
     if answer == z3.sat:
         return Outcome("sat", seconds, used, solver.model())
     return Outcome("unknown", seconds, used, reason=solver.reason_unknown())
+
+
+def _rlimit_count(stats: Any) -> int:
+    """The resource units the last check consumed (z3 statistics; 0 if the key is absent)."""
+    try:
+        return int(stats.get_key_value("rlimit count"))
+    except z3.Z3Exception:
+        return 0
 
 
 def _same_sort(term: Expr, sort: Sort) -> bool:
@@ -436,7 +447,7 @@ def bmc_witness(
         answer = solver.check()
         seconds += time.process_time() - started
         stats = solver.statistics()
-        used = int(stats.get_key_value("rlimit count")) if "rlimit count" in stats.keys() else used
+        used = _rlimit_count(stats) or used
         if answer == z3.sat:
             model = solver.model()
             path = _decode_path(model, choices, states)

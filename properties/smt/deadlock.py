@@ -139,13 +139,13 @@ def _allocator(tasks: list[RingTask], window: int, heap: Expr) -> tuple[list[Exp
         window_ok = j - la + 1 < window
         succeeds = z3.And(window_ok, fits)
         # the same request at the previous observed la (an allocation takes the first la that fits)
-        s_p, a_p, tl_p = derive(prev_la)
+        _s_p, _a_p, tl_p = derive(prev_la)
         fits_prev = bump(tl_p, t.size)[0]
         first = z3.Or(la == prev_la, z3.Not(z3.And(j - prev_la + 1 < window, fits_prev)))
         ok_steps.append(z3.And(prev_la <= la, la <= t.pin, succeeds, first))
         # deadlock: with la at the pin (everything unpinned reclaimed) the request still fails
         pin = z3.IntVal(t.pin)
-        s_d, a_d, tl_d = derive(z3.If(pin > prev_la, pin, prev_la))
+        _s_d, _a_d, tl_d = derive(z3.If(pin > prev_la, pin, prev_la))
         fits_d = bump(tl_d, t.size)[0]
         dead.append(z3.And(prev_la <= pin, z3.Not(z3.And(j - t.pin + 1 < window, fits_d))))
         # commit the successful allocation

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import Action, Arr, BV, Expr, Invariant, StepProperty, System, UInt, Vars
+from properties.smt.core import BV, Action, Arr, Expr, Invariant, StepProperty, System, UInt, Vars
 from properties.smt.window import ASSUME_INT32, INT32_MAX
 
 I32 = BV(32, signed=True)
@@ -167,7 +167,7 @@ def heap_system(mutant: str | None = None) -> System:
             "INV-R1",
             "0 <= seen <= la <= cur, cur - la <= W - 1, and an anchor lies in [seen, cur)",
             lambda s, c: z3.And(
-                0 <= s["seen"],
+                s["seen"] >= 0,
                 s["seen"] <= s["la"],
                 s["la"] <= s["cur"],
                 s["cur"] - s["la"] <= c["W"] - 1,
@@ -178,7 +178,7 @@ def heap_system(mutant: str | None = None) -> System:
             "cursors_in_heap",
             "INV-H1",
             "top and tail are offsets in [0, H]",
-            lambda s, c: z3.And(0 <= s["top"], _ule(s["top"], c["H"]), 0 <= s["tail"], _ule(s["tail"], c["H"])),
+            lambda s, c: z3.And(s["top"] >= 0, _ule(s["top"], c["H"]), s["tail"] >= 0, _ule(s["tail"], c["H"])),
         ),
         Invariant(
             "tail_derivation",
@@ -195,7 +195,7 @@ def heap_system(mutant: str | None = None) -> System:
             lambda s, c, t: z3.Implies(
                 in_arc(s, c, t),
                 z3.And(
-                    0 <= s["base"][t],
+                    s["base"][t] >= 0,
                     _ule(s["base"][t], s["end"][t]),
                     _ule(s["end"][t], c["H"]),
                     _ule(rank(s["base"][t], s["tail"], c), rank(s["end"][t], s["tail"], c)),
@@ -254,7 +254,7 @@ def heap_system(mutant: str | None = None) -> System:
             "tasks the rebase anchor hides ([seen, anchor)) own no bytes",
             lambda s, c, t: z3.Implies(
                 z3.And(s["anchor"] >= 0, s["seen"] <= t, t < s["anchor"]),
-                z3.And(s["base"][t] == s["end"][t], 0 <= s["end"][t], s["end"][t] <= c["H"]),
+                z3.And(s["base"][t] == s["end"][t], s["end"][t] >= 0, s["end"][t] <= c["H"]),
             ),
             t_,
         ),
@@ -306,7 +306,7 @@ def heap_system(mutant: str | None = None) -> System:
         )
 
     def in_u64(*xs: Expr) -> Expr:
-        return z3.And(*[z3.And(0 <= x, x < UINT64_LIMIT) for x in xs])
+        return z3.And(*[z3.And(x >= 0, x < UINT64_LIMIT) for x in xs])
 
     def no_wrap(s: Vars, t: Vars, p: Vars, c: Vars) -> Expr:
         """Every uint64 intermediate of update_heap_tail and try_bump_heap stays in [0, 2^64), in the

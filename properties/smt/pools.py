@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import Action, Arr, BV, Bool, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, StepProperty, System, Vars
 from properties.smt.window import ASSUME_INT32, INT32_MAX
 
 I32 = BV(32, signed=True)
@@ -50,7 +50,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
 
     def marked(s: Vars, t: Expr) -> Expr:
         """Tasks whose mark is recorded: [0, cur), except the one being wired."""
-        return z3.And(0 <= t, t < s["cur"], z3.Not(z3.And(s["wiring"], t == s["cur"] - 1)))
+        return z3.And(t >= 0, t < s["cur"], z3.Not(z3.And(s["wiring"], t == s["cur"] - 1)))
 
     def commit(s: Vars, p: Vars, c: Vars) -> tuple[Expr, dict[str, Expr]]:
         guard = z3.And(z3.Not(s["wiring"]), s["cur"] - s["la"] + 1 < c["W"], s["cur"] != INT32_MAX)
@@ -83,7 +83,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
     def reclaim_spill(s: Vars, p: Vars, c: Vars) -> tuple[Expr, dict[str, Expr]]:
         t = p["t"]
         m = s["mark"][t]
-        return z3.And(0 <= t, t < s["la"]), {"tail": z3.If(m > s["tail"], m, s["tail"])}
+        return z3.And(t >= 0, t < s["la"]), {"tail": z3.If(m > s["tail"], m, s["tail"])}
 
     actions = [
         Action("commit", commit, text="a task is committed; its wiring starts"),
@@ -104,18 +104,18 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "pool_bounds",
             "INV-P1",
             "1 <= tail <= top and top - tail <= capacity",
-            lambda s, c: z3.And(1 <= s["tail"], s["tail"] <= s["top"], s["top"] - s["tail"] <= c["C"]),
+            lambda s, c: z3.And(s["tail"] >= 1, s["tail"] <= s["top"], s["top"] - s["tail"] <= c["C"]),
         ),
         Invariant(
             "task_order",
             "INV-R1",
             "0 <= la <= cur, the task being wired is not reclaimed, and la never passes an unmarked task",
             lambda s, c: z3.And(
-                0 <= s["la"],
+                s["la"] >= 0,
                 s["la"] <= s["cur"],
                 s["cur"] - s["la"] <= c["W"] - 1,
                 s["lrec"] <= s["la"],
-                0 <= s["lrec"],
+                s["lrec"] >= 0,
                 z3.Implies(s["wiring"], z3.And(s["la"] < s["cur"], s["cur"] >= 1)),
             ),
         ),
@@ -123,7 +123,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "marks_bounded",
             "INV-P1",
             "a recorded mark lies in [1, top]",
-            lambda s, c, t: z3.Implies(marked(s, t), z3.And(1 <= s["mark"][t], s["mark"][t] <= s["top"])),
+            lambda s, c, t: z3.Implies(marked(s, t), z3.And(s["mark"][t] >= 1, s["mark"][t] <= s["top"])),
             t_,
         ),
         Invariant(
@@ -131,7 +131,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "INV-P1",
             "entries below a task's mark belong to it or older tasks; entries at or above it to younger ones",
             lambda s, c, i, t: z3.Implies(
-                z3.And(1 <= i, i < s["top"], marked(s, t)),
+                z3.And(i >= 1, i < s["top"], marked(s, t)),
                 z3.And(
                     z3.Implies(i < s["mark"][t], s["own"][i] <= t),
                     z3.Implies(i >= s["mark"][t], s["own"][i] > t),
@@ -143,14 +143,14 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "entries_owned_by_tasks",
             "INV-P1",
             "every allocated entry belongs to a committed task",
-            lambda s, c, i: z3.Implies(z3.And(1 <= i, i < s["top"]), z3.And(0 <= s["own"][i], s["own"][i] < s["cur"])),
+            lambda s, c, i: z3.Implies(z3.And(i >= 1, i < s["top"]), z3.And(s["own"][i] >= 0, s["own"][i] < s["cur"])),
             t_,
         ),
         Invariant(
             "live_entries_not_reclaimed",
             "INV-P1/P2",
             "an entry whose task is not reclaimed lies in [tail, top)",
-            lambda s, c, i: z3.Implies(z3.And(1 <= i, i < s["top"], s["own"][i] >= s["la"]), s["tail"] <= i),
+            lambda s, c, i: z3.Implies(z3.And(i >= 1, i < s["top"], s["own"][i] >= s["la"]), s["tail"] <= i),
             t_,
         ),
         Invariant(
@@ -159,7 +159,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "two entries in [tail, top) are fewer than capacity apart (so, by the modular index lemma, "
             "they occupy distinct physical indices linear % capacity)",
             lambda s, c, i, j: z3.Implies(
-                z3.And(s["tail"] <= i, i < j, j < s["top"]), z3.And(0 < j - i, j - i < c["C"])
+                z3.And(s["tail"] <= i, i < j, j < s["top"]), z3.And(j - i > 0, j - i < c["C"])
             ),
             (I32, I32),
             role="consequence",
@@ -173,7 +173,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "the entry an alloc writes is fewer than capacity past every live entry (so, by the modular "
             "index lemma, its physical index top % capacity holds no live entry)",
             lambda s, t, p, c, i: z3.Implies(
-                z3.And(1 <= i, i < s["top"], s["own"][i] >= s["la"]), z3.And(0 < s["top"] - i, s["top"] - i < c["C"])
+                z3.And(i >= 1, i < s["top"], s["own"][i] >= s["la"]), z3.And(s["top"] - i > 0, s["top"] - i < c["C"])
             ),
             actions=("alloc",),
             bound=t_,
@@ -181,8 +181,15 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
     ]
 
     def small(s: Vars, c: Vars) -> list[Expr]:
-        return [c["C"] <= 6, c["W"] <= 128, s["cur"] <= 80, s["top"] <= 16]
+        return [c["C"] <= 6, c["W"] <= 8, s["cur"] <= 100, s["cur"] >= 0, s["top"] <= 12]
 
+    def tiny(s: Vars, c: Vars) -> list[Expr]:
+        return [*small(s, c), s["cur"] <= 10]
+
+    # reclaim needs la >= 64 (the cleanup interval): reach it by committing, wiring and reclaiming 64 tasks
+    witness: list[tuple[str, dict[str, int]]] = []
+    for i in range(CLEANUP_INTERVAL):
+        witness += [("commit", {}), ("alloc", {}), ("finish_wiring", {}), ("advance", {"la": i + 1})]
     return System(
         name=f"{kind}-pool" + ("" if assume_pool32 else "-pool32"),
         title=f"{'dep-list' if kind == 'dep' else 'fanin spill'} pool: linear counters, marks, reclamation",
@@ -196,6 +203,8 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
         assumptions=(ASSUME_INT32, ASSUME_POOL_COUNTER, ASSUME_TRAVERSAL) if assume_pool32 else (ASSUME_INT32, ASSUME_TRAVERSAL),
         mutant=mutant,
         small=small,
+        tiny=tiny,
+        witness_schedules={"reclaim": ({"C": 100, "W": 4}, witness)} if kind == "dep" else {},
     )
 
 

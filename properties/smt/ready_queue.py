@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import Action, Arr, BV, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Arr, Expr, Invariant, StepProperty, System, Vars
 
 U64 = BV(64)
 READY_QUEUE_SIZE = 65536  # PTO2_READY_QUEUE_SIZE, compile-time (each of the 7 ready queues)

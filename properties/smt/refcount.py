@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import Action, BV, Bool, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Bool, Expr, Invariant, StepProperty, System, Vars
 
 I32 = BV(32, signed=True)
 U32 = BV(32)
@@ -105,9 +105,9 @@ def fanin_system(mutant: str | None = None) -> System:
             "INV-F1/F2",
             "0 <= notified <= linked <= decided <= n; no edge before W1; fanin_count = n + 1 once written",
             lambda s, c: z3.And(
-                0 <= s["notified"],
+                s["notified"] >= 0,
                 s["notified"] <= s["linked"] - s["lost"],
-                0 <= s["lost"],
+                s["lost"] >= 0,
                 s["lost"] <= s["linked"],
                 s["lost"] == 0 if mutant != "M_COMPLETED_EQ_NOT_GE" else z3.BoolVal(True),
                 s["linked"] <= s["decided"],

@@ -81,12 +81,16 @@ def simulate_ring_heap(tasks: list[Any], observed_la: list[int], heap: int, wind
     ring = _ring(0, 0, 0, 0, 0, -1)
     descs: list[tuple[Any, ...]] = []
     ends: list[int] = []
+    prev = 0
     for j, t in enumerate(tasks):
-        for la in (observed_la[j] if j < len(observed_la) else t.pin, t.pin):
+        wanted = [observed_la[j]] if j < len(observed_la) else []
+        candidates = [la for la in (*wanted, t.pin) if prev <= la <= t.pin]  # la is monotone, stops at the pin
+        for la in candidates:
             probe = m._set(ring, m.R_LA, la)
             probe = m._update_heap_tail(_Shim(), probe, RING, descs)  # type: ignore[arg-type]
             placed = m._try_bump_heap(probe, t.size, heap, j) if j - la + 1 < window else None
             if placed is not None:
+                prev = la
                 break
         else:
             return RingHeapRun(j, ends)
@@ -181,7 +185,7 @@ def heap_model_step(ce: Counterexample, next_alloc: int | None = None) -> Replay
     scenario = heap_scenario([s * scale for s in sizes], window, heap * scale)
     model = m.TrbModel(scenario)
     info = model.info
-    tasks = list(m.EMPTY_TASK for _ in range(model.ntasks))
+    tasks: list[tuple[Any, ...]] = [m.EMPTY_TASK for _ in range(model.ntasks)]
     for t in range(cur):
         st = m.CONSUMED if t < la else m.PENDING
         row = list(m.EMPTY_TASK)
@@ -230,7 +234,7 @@ def window_commit_model_step(ce: Counterexample) -> ReplayReport:
     report = heap_model_step(fake)
 
     def r1(st: dict[str, Any]) -> bool:
-        return 0 <= st["la"] <= st["cur"] and st["cur"] - st["la"] <= window - 1
+        return bool(0 <= st["la"] <= st["cur"] and st["cur"] - st["la"] <= window - 1)
 
     report.property_on_encoding = r1(post)
     if report.model_successor is not None:
@@ -274,12 +278,15 @@ def _smt_heap_post(system: System, action: str, pre: dict[str, Any], params: dic
     return res
 
 
-def differential_heap(scenario: Scenario, ring: int, steps: int, seed: int) -> DifferentialResult:
+def differential_heap(
+    scenario: Scenario, ring: int, steps: int, seed: int, system: System | None = None
+) -> DifferentialResult:
     """Random walk of the executable model; every admission of a task on `ring` and every watermark
-    advance of `ring` is fed through the heap encoding and the successors compared."""
+    advance of `ring` is fed through the heap encoding (`system`, default the real one) and the
+    successors compared."""
     from properties.smt.heap import heap_system
 
-    system = heap_system()
+    system = system or heap_system()
     model = m.TrbModel(scenario)
     rng = random.Random(seed)
     state = model.initial_states()[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import Action, Arr, Bool, BV, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, StepProperty, System, Vars
 
 I32 = BV(32, signed=True)
 U8 = BV(8)
@@ -225,7 +225,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "window_bound",
             "INV-R1",
             "0 <= la <= cur and cur - la <= W - 1",
-            lambda s, c: z3.And(0 <= s["la"], s["la"] <= s["cur"], s["cur"] - s["la"] <= c["W"] - 1),
+            lambda s, c: z3.And(s["la"] >= 0, s["la"] <= s["cur"], s["cur"] - s["la"] <= c["W"] - 1),
         ),
         Invariant(
             "pending_flags",
@@ -251,7 +251,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "§1.2",
             "slots no id has reached yet still hold the zero-filled boot image",
             lambda s, c, k: z3.Implies(
-                z3.And(0 <= k, k < c["W"], k >= s["cur"]),
+                z3.And(k >= 0, k < c["W"], k >= s["cur"]),
                 z3.And(s["gen"][k] == 0, s["st"][k] == PENDING, z3.Not(s["cflag"][k])),
             ),
             t_,
@@ -284,7 +284,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                 s["pp"],
                 s["st"][slot(s["cur"] - 1, c)] == z3.If(s["cur"] - 1 >= c["W"], u8(CONSUMED), u8(PENDING)),
             ),
-            role="claim" if cxx else "inductive",
+            role="claim",
         ),
         Invariant(
             "completed_means_done",
@@ -300,8 +300,8 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "INV-G1",
             "a set per-slot completion flag is tagged with an id of that slot that did complete",
             lambda s, c, k: z3.Implies(
-                z3.And(0 <= k, k < c["W"], s["cflag"][k]),
-                z3.And(s["done"][s["cby"][k]], s["cby"][k] & mask(c) == k, 0 <= s["cby"][k], s["cby"][k] < s["cur"]),
+                z3.And(k >= 0, k < c["W"], s["cflag"][k]),
+                z3.And(s["done"][s["cby"][k]], s["cby"][k] & mask(c) == k, s["cby"][k] >= 0, s["cby"][k] < s["cur"]),
             ),
             t_,
         ),
@@ -389,7 +389,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "slot_index_in_window",
             "INV-R4",
             "every slot index the runtime derives from an id lies in [0, W)",
-            lambda s, t, p, c: z3.And(0 <= slot(p["x"], c), slot(p["x"], c) < c["W"]),
+            lambda s, t, p, c: z3.And(slot(p["x"], c) >= 0, slot(p["x"], c) < c["W"]),
             actions=("complete", "consume"),
         ),
         StepProperty(
@@ -398,7 +398,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "a claim on an allocated id p passes the generation+consumed check only if p is live",
             lambda s, t, p, c: z3.Implies(
                 z3.And(
-                    0 <= p["p"],
+                    p["p"] >= 0,
                     p["p"] < s["cur"],
                     z3.Not(z3.And(s["dp"], slot(p["p"], c) == slot(s["cur"] - 1, c), p["p"] != s["cur"] - 1)),
                     s["gen"][slot(p["p"], c)] == p["p"],
@@ -414,7 +414,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "as generation_check, also for the previous occupant of the submitting task's own slot",
             lambda s, t, p, c: z3.Implies(
                 z3.And(
-                    0 <= p["p"],
+                    p["p"] >= 0,
                     p["p"] < s["cur"],
                     s["gen"][slot(p["p"], c)] == p["p"],
                     s["st"][slot(p["p"], c)] != CONSUMED,
@@ -428,12 +428,14 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             "INV-G1",
             "the per-slot completion flag says 'p completed' only if p did complete",
             lambda s, t, p, c: z3.Implies(
-                z3.And(0 <= p["p"], p["p"] < s["cur"], producer_completed(s, c, p["p"])), s["done"][p["p"]]
+                z3.And(p["p"] >= 0, p["p"] < s["cur"], producer_completed(s, c, p["p"])), s["done"][p["p"]]
             ),
             actions=("claim_check",),
         ),
     ]
 
+    if not cxx:  # no commit is ever unprepared at the model's granularity: nothing to claim
+        invs = [i for i in invs if i.name != "stale_state"]
     if cxx:
         props = [p for p in props if p.name in cxx_props]
         invs = [i for i in invs if i.name not in ("completed_means_done", "completion_flag_tag")]

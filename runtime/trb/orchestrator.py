@@ -49,8 +49,8 @@ class OrchestratorThread(SharedSteps):
             self.c[self.E_INIT_READY] = 1
             yield from self.begin_scope(False)  # the executor's rt_scope_begin (depth 0, AUTO)
             for pc in range(len(self.plan.instrs)):
-                self.c[self.O_PC] = pc
-                if self.c[self.O_FATAL]:
+                self.p[self.O_PC] = pc
+                if self.p[self.O_FATAL]:
                     continue  # every orchestration API entry point is a no-op after fatal
                 kind = self.plan.instrs[pc].kind
                 if kind == I_BEGIN:
@@ -65,7 +65,7 @@ class OrchestratorThread(SharedSteps):
                     yield from self.tensor_data(pc)
                 if self.crash is not None:
                     return
-            self.c[self.O_PC] = len(self.plan.instrs)
+            self.p[self.O_PC] = len(self.plan.instrs)
             yield from self.end_scope()  # the executor's rt_scope_end
             yield self.OP_TOTAL
             total = sum(self.c[self.R_CUR + r] for r in range(K.NUM_RINGS))
@@ -73,9 +73,9 @@ class OrchestratorThread(SharedSteps):
             self._fx_mark_done()
             yield self.OP_SET_TOTAL
             self.c[self.X_TOTAL_TASKS] = total
-            if self.c[self.O_INLINE] > 0:
+            if self.p[self.O_INLINE] > 0:
                 yield self.OP_FOLD_INLINE
-                self.c[self.X_COMPLETED_TASKS] += self.c[self.O_INLINE]
+                self.c[self.X_COMPLETED_TASKS] += self.p[self.O_INLINE]
             yield self.OP_ORCH_DONE_CTX
             self.c[self.X_ORCH_DONE] = 1
             yield self.OP_LOAD_ERR
@@ -87,6 +87,7 @@ class OrchestratorThread(SharedSteps):
 
     def _fx_sm_reset(self) -> None:
         """init_header_per_ring + runtime_reset_for_reuse (orchestrator, scheduler, TensorMap)."""
+        pm = self.p
         c = self.c
         for r in range(K.NUM_RINGS):
             c[self.R_CUR + r] = 0
@@ -113,40 +114,42 @@ class OrchestratorThread(SharedSteps):
         c[self.H_SCHED_ERR_BITMAP] = 0
         c[self.H_STALL_DETAIL] = 0
         c[self.H_ADV_PENDING] = 0
-        c[self.O_FATAL] = 0
-        c[self.O_INLINE] = 0
-        e = (c[self.O_SEEN_EPOCH] + 1) & 0xFFFFFFFF
+        pm[self.O_FATAL] = 0
+        pm[self.O_INLINE] = 0
+        e = (pm[self.O_SEEN_EPOCH] + 1) & 0xFFFFFFFF
         if e == 0:
             e = 1
             for g in range(self.n_slots):
-                c[self.S_SEEN + g] = 0
-        c[self.O_SEEN_EPOCH] = e
+                pm[self.S_SEEN + g] = 0
+        pm[self.O_SEEN_EPOCH] = e
         self.tmap.reset_for_reuse()
 
     def _fx_mark_done(self) -> None:
+        pm = self.p
         c = self.c
         c[self.H_ORCH_DONE] = 1
-        c[self.O_SCOPE_SIZE] = 0
-        c[self.O_SCOPE_TOP] = -1
-        c[self.O_MANUAL] = self.max_scope_depth
+        pm[self.O_SCOPE_SIZE] = 0
+        pm[self.O_SCOPE_TOP] = -1
+        pm[self.O_MANUAL] = self.max_scope_depth
 
     def aicpu_thread_exit(self, tid: int) -> Steps:
         """The tail of AicpuExecutor::run and aicpu_execute for one AICPU thread."""
+        ops = self.ops[tid]
         if tid < self.n_sched:
-            yield self.OP_SHUT_LOAD[tid]
+            yield ops.OP_SHUT_LOAD[tid]
             if self.c[self.X_FATAL_STARTED] == 0:
                 for k in self.tr_cores[tid]:  # shutdown(): platform_deinit_aicore_regs per owned core
-                    yield self.OP_SIGNAL_EXIT[k]
+                    yield ops.OP_SIGNAL_EXIT[k]
                     self.c[self.C_DMB + k] = K.AICORE_EXIT_SIGNAL
-                    ok = yield self.OP_FINISH_EXIT[k]
+                    ok = yield ops.OP_FINISH_EXIT[k]
                     if ok:
                         self.c[self.C_DMB + k] = K.AICPU_IDLE_TASK_ID
-        yield self.OP_FINISHED[tid]
+        yield ops.OP_FINISHED[tid]
         self.c[self.E_FINISHED_COUNT] += 1
         if self.c[self.E_FINISHED_COUNT] == self.n_aicpu:
             self.c[self.E_FINISHED] = 1
             self.c[self.E_RT] = 0
-        yield self.OP_DEINIT_CHECK[tid]
+        yield ops.OP_DEINIT_CHECK[tid]
         if self.c[self.E_FINISHED]:
             self._fx_deinit()
         self.c[self.HOST_AICPU_EXITED] += 1
@@ -182,49 +185,49 @@ class OrchestratorThread(SharedSteps):
     def mark_fatal(self, code: int) -> Steps:
         """orch_mark_fatal / report_fatal: fatal = true; CAS orch_error_code from NONE (first writer wins)."""
         yield self.OP_REPORT_FATAL
-        self.c[self.O_FATAL] = 1
+        self.p[self.O_FATAL] = 1
         if self.c[self.H_ORCH_ERR] == K.ERROR_NONE:
             self.c[self.H_ORCH_ERR] = code
 
     # ------------------------------------------------------------------ scopes
 
     def begin_scope(self, manual: bool) -> Steps:
-        if self.c[self.O_FATAL]:
+        if self.p[self.O_FATAL]:
             return
         yield self.OP_BEGIN_SCOPE
-        in_manual = self.c[self.O_SCOPE_TOP] >= self.c[self.O_MANUAL]
+        in_manual = self.p[self.O_SCOPE_TOP] >= self.p[self.O_MANUAL]
         if not manual and in_manual:
             yield from self.mark_fatal(K.INVALID_ARGS)
             return
-        top = self.c[self.O_SCOPE_TOP] + 1
-        self.c[self.O_SCOPE_TOP] = top
-        self.c[self.O_BEGINS + top] = self.c[self.O_SCOPE_SIZE]
+        top = self.p[self.O_SCOPE_TOP] + 1
+        self.p[self.O_SCOPE_TOP] = top
+        self.p[self.O_BEGINS + top] = self.p[self.O_SCOPE_SIZE]
         if manual and not in_manual:
-            self.c[self.O_MANUAL] = top
+            self.p[self.O_MANUAL] = top
 
     def end_scope(self) -> Steps:
-        if self.c[self.O_FATAL]:
+        if self.p[self.O_FATAL]:
             return
         yield self.OP_END_SCOPE
-        top = self.c[self.O_SCOPE_TOP]
-        ending_manual = top == self.c[self.O_MANUAL]
-        begin = self.c[self.O_BEGINS + top]
-        self.c[self.O_SCOPE_TOP] = top - 1
-        count = self.c[self.O_SCOPE_SIZE] - begin
+        top = self.p[self.O_SCOPE_TOP]
+        ending_manual = top == self.p[self.O_MANUAL]
+        begin = self.p[self.O_BEGINS + top]
+        self.p[self.O_SCOPE_TOP] = top - 1
+        count = self.p[self.O_SCOPE_SIZE] - begin
         if ending_manual:
-            self.c[self.O_MANUAL] = self.max_scope_depth
+            self.p[self.O_MANUAL] = self.max_scope_depth
         for i in range(count):  # on_scope_end: release_producer_scope in submission order
-            g = self.c[self.O_SCOPE_TASKS + begin + i] - 1
-            yield from self.release_producer(g, True)
-        self.c[self.O_SCOPE_SIZE] = begin
+            g = self.p[self.O_SCOPE_TASKS + begin + i] - 1
+            yield from self.release_producer(g, True, self.orch_tidx)
+        self.p[self.O_SCOPE_SIZE] = begin
 
     def _oldest_open(self) -> int:
         """oldest_open_task_on_current_ring: scope_tasks[scope_begins[ring]] or -1."""
-        c = self.c
-        ring = min(max(c[self.O_SCOPE_TOP], 0), K.NUM_RINGS - 1)
-        begin = c[self.O_BEGINS + ring]
-        if begin < c[self.O_SCOPE_SIZE]:
-            return c[self.O_SCOPE_TASKS + begin] - 1
+        pm = self.p
+        ring = min(max(pm[self.O_SCOPE_TOP], 0), K.NUM_RINGS - 1)
+        begin = pm[self.O_BEGINS + ring]
+        if begin < pm[self.O_SCOPE_SIZE]:
+            return pm[self.O_SCOPE_TASKS + begin] - 1
         return -1
 
     # ------------------------------------------------------------------ prepare_task + allocator
@@ -233,7 +236,7 @@ class OrchestratorThread(SharedSteps):
         """check_scope_can_accept_task, alloc (waits), prepare the slot. Returns (ok, packed_base, end)."""
         task = self.plan.tasks[ti]
         r = task.ring
-        n_scope = self.c[self.O_SCOPE_SIZE] - self.c[self.O_BEGINS + self.c[self.O_SCOPE_TOP]]
+        n_scope = self.p[self.O_SCOPE_SIZE] - self.p[self.O_BEGINS + self.p[self.O_SCOPE_TOP]]
         if n_scope >= self.windows[r] - 1:
             yield from self.mark_fatal(K.SCOPE_DEADLOCK)
             return 0, 0, 0
@@ -306,7 +309,7 @@ class OrchestratorThread(SharedSteps):
             f"alloc r{r}: spin re-reading last_task_alive (blocked)",
             C.ALLOC,
             (la_cell, err),
-            (),
+            self.alloc_cells[r],
             Order.ACQUIRE,
             guard,
             "500 ms allocation backstop",
@@ -371,6 +374,7 @@ class OrchestratorThread(SharedSteps):
     def _fx_prepare(self, ti: int, g: int) -> bool:
         """bind_ring, reset_for_reuse, fanin_count = 0, bind_buffers, task_state = PENDING, attrs, scope push.
         Returns True when scope_tasks_push overflowed."""
+        pm = self.p
         c = self.c
         task = self.plan.tasks[ti]
         c[self.S_RING + g] = task.ring
@@ -382,14 +386,14 @@ class OrchestratorThread(SharedSteps):
         c[self.S_TOTAL + g] = task.total_subtasks
         c[self.S_BLOCKS + g] = task.block_num
         c[self.S_MASK + g] = task.mask
-        c[self.S_ATTRS + g] = 2 if task.sync_start else 0
+        pm[self.S_ATTRS + g] = 2 if task.sync_start else 0
         self.ghost_submitted[self.round][ti] += 1
         self.ghost("submit", ti)
-        size = c[self.O_SCOPE_SIZE]
+        size = pm[self.O_SCOPE_SIZE]
         if size >= self.scope_tasks_capacity:
             return True
-        c[self.O_SCOPE_TASKS + size] = g + 1
-        c[self.O_SCOPE_SIZE] = size + 1
+        pm[self.O_SCOPE_TASKS + size] = g + 1
+        pm[self.O_SCOPE_SIZE] = size + 1
         return False
 
     # ------------------------------------------------------------------ submit
@@ -404,9 +408,9 @@ class OrchestratorThread(SharedSteps):
             return
         r = task.ring
         g = self.slot_of(r, task.local)
-        manual = self.c[self.O_SCOPE_TOP] >= self.c[self.O_MANUAL]
+        manual = self.p[self.O_SCOPE_TOP] >= self.p[self.O_MANUAL]
         epoch = self._fx_next_epoch()
-        self.c[self.O_SPILL_START] = 0
+        self.p[self.O_SPILL_START] = 0
         yield self.OP_SYNC_LA[r]
         self.tmap.sync_tensormap(r, task.local, self.c[self.R_LA + r], self.consts.tensormap_cleanup_interval)
         edges: Edges = ()
@@ -450,7 +454,7 @@ class OrchestratorThread(SharedSteps):
             ok2 = yield from self.ensure_tensormap_capacity(needed)
             if not ok2:
                 return
-        yield self.OP_REGISTER[g]
+        yield self.register_op(g, len(edges))
         if not self._fx_register(ti, g, edges, base, end, manual):
             return
         count = len(edges)
@@ -463,25 +467,25 @@ class OrchestratorThread(SharedSteps):
             for i in range(count):
                 p, f = edges[i]
                 if f & K.DEP_WAIT and not f & K.DEP_RETAIN:
-                    yield from self.release_producer(p, False)
+                    yield from self.release_producer(p, False, self.orch_tidx)
             yield self.OP_PUBLISH_B[g]
             self._fx_publish(g, first=False)
             return
         wait = sum(1 for _p, f in edges if f & K.DEP_WAIT)
         ok3 = yield from self.dep_pool_ensure(r, wait, self._oldest_open())
         if not ok3:
-            self.c[self.O_FATAL] = 1
+            self.p[self.O_FATAL] = 1
             return
         yield from self.wire_fanin_task(g, r, wait, edges)
 
     def _fx_next_epoch(self) -> int:
-        c = self.c
-        e = (c[self.O_SEEN_EPOCH] + 1) & 0xFFFFFFFF
+        pm = self.p
+        e = (pm[self.O_SEEN_EPOCH] + 1) & 0xFFFFFFFF
         if e == 0:
             for x in range(self.n_slots):
-                c[self.S_SEEN + x] = 0
+                pm[self.S_SEEN + x] = 0
             e = 1
-        c[self.O_SEEN_EPOCH] = e
+        pm[self.O_SEEN_EPOCH] = e
         return e
 
     def _arg_owner(self, ti: int, ai: int) -> int:
@@ -497,7 +501,7 @@ class OrchestratorThread(SharedSteps):
     def _probe(self, ti: int, ai: int) -> ProbeTensor:
         spec = self.plan.tasks[ti].args[ai].tensor
         assert spec is not None
-        return ProbeTensor(self.c[self.O_BUF + spec.buffer], spec)
+        return ProbeTensor(self.p[self.O_BUF + spec.buffer], spec)
 
     def _fx_lookup(self, ti: int, ai: int) -> tuple[tuple[int, int, int, int], ...]:
         probe = self._probe(ti, ai)
@@ -522,14 +526,20 @@ class OrchestratorThread(SharedSteps):
         """append_fanin_or_fail for producer (pr, pl): the claim under L(P), then the edge (inline or spilled).
         Returns the new edge tuple, or None when the submit must stop (fatal)."""
         ps = self.slot_of(pr, pl)
+        spill: tuple[int, ...] = ()
+        if len(edges) >= self.inline_cap:  # this step's effect may spill the edge (or rewrite a spilled one)
+            spill = self._spill_cells(g, ring, ps, edges)
         if self.m_claim_outside_lock:
-            yield self.OP_CLAIM_CHECK[ps]
+            op = self.OP_CLAIM_CHECK[ps]
+            yield self.claim_op(op, ring, spill) if spill else op
             gone, seen = self._fx_claim(ps, pl, epoch, False)
             if not gone and not seen:
-                yield self.OP_CLAIM_FC[ps]
+                op = self.OP_CLAIM_FC[ps]
+                yield self.claim_op(op, ring, spill) if spill else op
                 self.c[self.S_FC + ps] += 1
         else:
-            yield self.OP_CLAIM[ps]
+            op = self.OP_CLAIM[ps]
+            yield self.claim_op(op, ring, spill) if spill else op
             gone, seen = self._fx_claim(ps, pl, epoch, True)
         if gone:
             return edges
@@ -546,11 +556,23 @@ class OrchestratorThread(SharedSteps):
             yield from self.mark_fatal(K.DEP_POOL_OVERFLOW)
             return None
         if len(edges) == self.inline_cap:
-            self.c[self.O_SPILL_START] = idx
+            self.p[self.O_SPILL_START] = idx
         self.c[self.SPILL[ring] + (idx % self.dep_cap[ring]) % self.sp_cells[ring]] = self.pack_edge(ps, flags)
         return (*edges, (ps, flags))
 
+    def _spill_cells(self, g: int, ring: int, ps: int, edges: Edges) -> tuple[int, ...]:
+        """The fanin_pool cells an append for producer slot ps may write: the next free entry, and the
+        entry already holding ps when the dedupe ORs the flags into it."""
+        out = [self.spill_cell(ring, self.c[self.FP_TOP + ring])]
+        for i in range(self.inline_cap, len(edges)):
+            if edges[i][0] == ps:
+                cap = self.dep_cap[ring]
+                phys = (self.p[self.O_SPILL_START] % cap + (i - self.inline_cap)) % cap
+                out.append(self.SPILL[ring] + phys % self.sp_cells[ring])
+        return tuple(out)
+
     def _fx_claim(self, ps: int, pl: int, epoch: int, claim: bool) -> tuple[bool, bool]:
+        pm = self.p
         c = self.c
         gone = (
             c[self.S_BOUND + ps] == 0
@@ -559,9 +581,9 @@ class OrchestratorThread(SharedSteps):
         )
         if gone:
             return True, False
-        if c[self.S_SEEN + ps] == epoch:
+        if pm[self.S_SEEN + ps] == epoch:
             return False, True
-        c[self.S_SEEN + ps] = epoch
+        pm[self.S_SEEN + ps] = epoch
         if claim:
             c[self.S_FC + ps] += 1
         return False, False
@@ -574,7 +596,7 @@ class OrchestratorThread(SharedSteps):
                 if i >= self.inline_cap:
                     ring = self.slot_ring[g]
                     cap = self.dep_cap[ring]
-                    start = self.c[self.O_SPILL_START]
+                    start = self.p[self.O_SPILL_START]
                     phys = (start % cap + (i - self.inline_cap)) % cap
                     self.c[self.SPILL[ring] + phys % self.sp_cells[ring]] = self.pack_edge(p, f | flags)
                 return tuple(out)
@@ -595,13 +617,16 @@ class OrchestratorThread(SharedSteps):
     def fanin_pool_ensure(self, r: int, needed: int) -> Generator[Op, bool, bool]:
         if self.dep_cap[r] - (self.c[self.FP_TOP + r] - self.c[self.FP_TAIL + r]) >= needed:
             return True
-        yield self.OP_FP_LA[r]
+        yield self.claim_op(self.OP_FP_LA[r], r, (self.spill_cell(r, self.c[self.FP_TOP + r]),))
         prev = self.c[self.R_LA + r]
         while self.dep_cap[r] - (self.c[self.FP_TOP + r] - self.c[self.FP_TAIL + r]) < needed:
             self._fx_fanin_reclaim(r, prev)
             if self.dep_cap[r] - (self.c[self.FP_TOP + r] - self.c[self.FP_TAIL + r]) >= needed:
                 return True
-            ok = yield self._la_wait_op(r, prev, -1, "fanin_pool.ensure_space", C.FANIN_POOL_ENSURE)
+            ok = yield self._la_wait_op(
+                r, prev, -1, "fanin_pool.ensure_space", C.FANIN_POOL_ENSURE,
+                self.fanin_wait_cells[r] + (self.spill_cell(r, self.c[self.FP_TOP + r]),),
+            )
             if not ok:
                 yield self.OP_FANIN_LATCH
                 self._fx_latch_pool_error()
@@ -634,7 +659,7 @@ class OrchestratorThread(SharedSteps):
         if c[self.H_ORCH_ERR] == K.ERROR_NONE:
             c[self.H_ORCH_ERR] = K.DEP_POOL_OVERFLOW
 
-    def _la_wait_op(self, r: int, prev: int, oldest: int, who: str, cite: Cite) -> Op:
+    def _la_wait_op(self, r: int, prev: int, oldest: int, who: str, cite: Cite, writes: tuple[int, ...]) -> Op:
         c = self.c
         la_cell, err = self.R_LA + r, self.H_ORCH_ERR
         poll = not self.m_no_fatal_poll
@@ -648,8 +673,8 @@ class OrchestratorThread(SharedSteps):
                 return True
             return oldest >= 0 and oldest == base + (la & mask)
 
-        return Op(OpKind.LOAD, f"{who} r{r}: spin re-reading last_task_alive (pool full)", cite, (la_cell, err), (),
-                  Order.ACQUIRE, guard, "500 ms allocation backstop")
+        return Op(OpKind.LOAD, f"{who} r{r}: spin re-reading last_task_alive (pool full)", cite, (la_cell, err),
+                  writes, Order.ACQUIRE, guard, "500 ms allocation backstop")
 
     # ------------------------------------------------------------------ STEP 4: TensorMap capacity
 
@@ -695,6 +720,7 @@ class OrchestratorThread(SharedSteps):
     # ------------------------------------------------------------------ STEP 4-5 registration, descriptor, payload
 
     def _fx_register(self, ti: int, g: int, edges: Edges, base: int, end: int, manual: bool) -> bool:
+        pm = self.p
         c = self.c
         task = self.plan.tasks[ti]
         if not manual:
@@ -706,7 +732,7 @@ class OrchestratorThread(SharedSteps):
                     return False
         self._write_descriptor(ti, g, base, end)
         c[self.P_FANIN + g] = len(edges)
-        c[self.P_SPILL_START + g] = c[self.O_SPILL_START]
+        c[self.P_SPILL_START + g] = pm[self.O_SPILL_START]
         c[self.P_SPILL_POOL + g] = task.ring + 1
         for i in range(min(len(edges), self.inline_cap)):
             p, f = edges[i]
@@ -714,6 +740,7 @@ class OrchestratorThread(SharedSteps):
         return True
 
     def _write_descriptor(self, ti: int, g: int, base: int, end: int) -> None:
+        pm = self.p
         c = self.c
         task = self.plan.tasks[ti]
         c[self.D_RING + g] = task.ring
@@ -721,7 +748,7 @@ class OrchestratorThread(SharedSteps):
         c[self.D_BASE + g] = base
         c[self.D_END + g] = end
         for b in task.outputs:  # payload.init materialises each OUTPUT at packed_base + offset
-            c[self.O_BUF + b] = base + self.plan.buffers[b].packed_offset
+            pm[self.O_BUF + b] = base + self.plan.buffers[b].packed_offset
 
     def _fx_all_completed(self, g: int, edges: Edges) -> bool:
         c = self.c
@@ -734,11 +761,12 @@ class OrchestratorThread(SharedSteps):
         return True
 
     def _fx_publish(self, g: int, first: bool) -> None:
+        pm = self.p
         c = self.c
         if first:
             c[self.S_FCOUNT + g] = 1
             c[self.S_FRC + g] = 1
-        c[self.S_MARK + g] = c[self.DP_TOP + self.slot_ring[g]]
+        pm[self.S_MARK + g] = c[self.DP_TOP + self.slot_ring[g]]
         self._fx_push_ready(g)
 
     # ------------------------------------------------------------------ STEP 6 (c): dep pool + wiring
@@ -754,7 +782,9 @@ class OrchestratorThread(SharedSteps):
             self._fx_dp_reclaim(r, prev)
             if self._dp_available(r) >= needed:
                 return True
-            ok = yield self._la_wait_op(r, prev, oldest, "dep_pool.ensure_space", C.DEP_POOL_ENSURE)
+            ok = yield self._la_wait_op(
+                r, prev, oldest, "dep_pool.ensure_space", C.DEP_POOL_ENSURE, self.dep_wait_cells[r]
+            )
             if not ok:
                 yield self.OP_POOL_LATCH
                 self._fx_latch_pool_error()
@@ -776,10 +806,11 @@ class OrchestratorThread(SharedSteps):
         return self.dep_cap[r] - (c[self.DP_TOP + r] - c[self.DP_TAIL + r])
 
     def _fx_dp_reclaim(self, r: int, la: int) -> None:
+        pm = self.p
         c = self.c
         if la >= c[self.DP_LAST + r] + self.consts.dep_pool_cleanup_interval and la > 0:
             g = self.slot_base[r] + ((la - 1) & self.masks[r])
-            mark = c[self.S_MARK + g]
+            mark = pm[self.S_MARK + g]
             if mark > 0 and mark > c[self.DP_TAIL + r]:
                 c[self.DP_TAIL + r] = mark
             c[self.DP_LAST + r] = la
@@ -790,16 +821,16 @@ class OrchestratorThread(SharedSteps):
         for i in range(len(edges)):
             p, f = edges[i]
             if f & K.DEP_WAIT:
-                yield self.OP_WIRE[p]
+                yield self.wire_op(p, self.slot_ring[g])
                 completed += self._fx_wire_one(p, g)
             if f & K.DEP_WAIT and not f & K.DEP_RETAIN:
-                yield from self.release_producer(p, False)
+                yield from self.release_producer(p, False, self.orch_tidx)
         yield self.OP_WIRE_RC[g]
         new_rc = self.c[self.S_FRC + g] + completed + 1
         self.c[self.S_FRC + g] = new_rc
-        self.c[self.S_MARK + g] = self.c[self.DP_TOP + r]
+        self.p[self.S_MARK + g] = self.c[self.DP_TOP + r]
         if new_rc >= self.c[self.S_FCOUNT + g]:
-            yield from self.route_ready_once(g)
+            yield from self.route_ready_once(g, self.orch_tidx)
 
     def _fx_wire_one(self, p: int, g: int) -> int:
         """Under L(P): count a finished producer, else prepend a dep node (consumer ring's pool)."""
@@ -837,10 +868,10 @@ class OrchestratorThread(SharedSteps):
         self.c[self.P_FANIN + g] = 0
         self.c[self.P_SPILL_START + g] = 0
         self.c[self.P_SPILL_POOL + g] = task.ring + 1
-        self.c[self.S_ATTRS + g] |= 1  # set_early_resolve(true)
+        self.p[self.S_ATTRS + g] |= 1  # set_early_resolve(true)
         self.c[self.S_STATE + g] = K.COMPLETED
         self.c[self.S_FLAGS + g] |= K.COMPLETION_DONE
-        self.c[self.O_INLINE] += 1
+        self.p[self.O_INLINE] += 1
         self.ghost_completed[self.round][ti] += 1
         self.ghost("completed", ti)
 
@@ -868,7 +899,7 @@ class OrchestratorThread(SharedSteps):
         """wait_for_tensor_ready's producer slots, in wait order (segments of 64, deduplicated per segment)."""
         spec = self.plan.instrs[pc].tensor
         assert spec is not None
-        addr = self.c[self.O_BUF + spec.buffer]
+        addr = self.p[self.O_BUF + spec.buffer]
         if addr == 0:
             return ()  # get/set_tensor_data on an unallocated buffer: logged error, no wait
         order: list[int] = []

@@ -54,29 +54,30 @@ class SchedulerThread(OrchestratorThread):
     # ------------------------------------------------------------------ thread body
 
     def scheduler_body(self, t: int) -> ThreadBody:
+        ops = self.ops[t]
         for run in range(self.runs):
-            yield self.OP_AICPU_LAUNCH[t][run]
+            yield ops.OP_AICPU_LAUNCH[t][run]
             if self.c[self.HOST_RESET]:
                 return
             if t == 0:  # init(): the leader's pre_handshake_init, then hs_setup_done_
-                yield self.OP_PRE_HS
+                yield ops.OP_PRE_HS
                 self._fx_pre_handshake()
             else:
-                yield self.OP_WAIT_HS
+                yield ops.OP_WAIT_HS
             owned = self.tr_cores[t]
             for k in owned:  # handshake_owned_clusters phase 1: wait for each owned core's report
-                yield self.OP_HS_CORE[k]
+                yield ops.OP_HS_CORE[k]
             for k in owned:  # phase 3: open each window (DATA_MAIN_BASE = AICPU_IDLE)
-                yield self.OP_OPEN_WINDOW[k]
+                yield ops.OP_OPEN_WINDOW[k]
                 self.c[self.C_DMB + k] = K.AICPU_IDLE_TASK_ID
                 self.c[self.C_REG + k] = 1
             self._fx_assign_own_clusters(t)
-            yield self.OP_RUN_COMPLETED[t]
+            yield ops.OP_RUN_COMPLETED[t]
             if self.c[self.X_COMPLETED] == 0:
-                yield self.OP_READ_RT[t] if self.m_sched_no_init_wait else self.OP_WAIT_INIT[t]
+                yield ops.OP_READ_RT[t] if self.m_sched_no_init_wait else ops.OP_WAIT_INIT[t]
                 if self.c[self.E_RT] != 0:
                     if self.cfg.serial_orch_sched:
-                        yield self.OP_SERIAL_WAIT[t]
+                        yield ops.OP_SERIAL_WAIT[t]
                         if self.c[self.X_ORCH_DONE] == 0 and self.c[self.X_COMPLETED] == 0:
                             yield from self.emergency_shutdown(t)  # check_idle_fatal_error saw an error
                     yield from self.resolve_and_dispatch(t)
@@ -115,16 +116,17 @@ class SchedulerThread(OrchestratorThread):
     # ------------------------------------------------------------------ the dispatch loop
 
     def resolve_and_dispatch(self, t: int) -> Steps:
+        ops = self.ops[t]
         armed = True
         pure = False
         seen: Seen = ()
         qexp: QExp = ()
         while True:
             if pure:
-                ok = yield self._idle_wait_op(t, seen, qexp, armed)
+                ok = yield self.aug(self._idle_wait_op(t, seen, qexp, armed), t)
                 if not ok:
                     if self._fx_watchdog_fires(t):
-                        yield self.OP_LATCH_TIMEOUT[t]
+                        yield ops.OP_LATCH_TIMEOUT[t]
                         self._fx_latch_timeout(t)
                         yield from self.emergency_shutdown(t)
                         break
@@ -136,20 +138,20 @@ class SchedulerThread(OrchestratorThread):
             qexp = ()
             impure = False
             made_progress = False
-            yield self.OP_TOP[t]
+            yield ops.OP_TOP[t]
             v = self.c[self.X_COMPLETED]
             seen = (*seen, (self.X_COMPLETED, v))
             if v:
                 break
             if not self._fx_has_running(t):
-                yield self.OP_ORCH_EXIT[t]
+                yield ops.OP_ORCH_EXIT[t]
                 act, reads = self._fx_orch_exit()
                 seen = seen + reads
                 if act == 2:
                     yield from self.emergency_shutdown(t)
                     break
                 if act == 3:
-                    yield self.OP_SET_COMPLETED[t]
+                    yield ops.OP_SET_COMPLETED[t]
                     self.c[self.X_COMPLETED] = 1
                     break
                 if act == 1:
@@ -160,7 +162,7 @@ class SchedulerThread(OrchestratorThread):
             for i in range(len(running)):
                 off = running[i]
                 k = self.tr_cores[t][off]
-                yield self.OP_POLL[k]
+                yield ops.OP_POLL[k]
                 cond = self.c[self.C_COND + k]
                 seen = (*seen, (self.C_COND + k, cond))
                 bits, g_run, g_pend = self._fx_decide(k, cond)
@@ -175,20 +177,20 @@ class SchedulerThread(OrchestratorThread):
                 if bits & T_RUN_DONE:
                     made_progress = True
             if completed_this_turn > 0:
-                yield self.OP_ADD_COMPLETED[t]
+                yield ops.OP_ADD_COMPLETED[t]
                 self.c[self.X_COMPLETED_TASKS] += completed_this_turn
             # ---- Phase 3: dummy tasks complete inline ----
-            yield self.OP_DUMMY_POP[t]
+            yield ops.OP_DUMMY_POP[t]
             batch = self.queues[K.SHAPE_DUMMY].pop_batch(self.consts.dummy_drain_batch)
             if not batch:
                 qexp = _qset(qexp, K.SHAPE_DUMMY, ())
             for i in range(len(batch)):
                 g = batch[i]
-                yield from self.on_task_complete(g)
+                yield from self.on_task_complete(g, t)
                 if self._fx_defer_append(t, g, append_first=True):
                     while self.c[self.T_DEF_COUNT + t] > 0:
-                        yield from self.on_task_release(self._fx_defer_pop(t))
-                yield self.OP_ADD_ONE[t]
+                        yield from self.on_task_release(self._fx_defer_pop(t), t)
+                yield ops.OP_ADD_ONE[t]
                 self.c[self.X_COMPLETED_TASKS] += 1
             if batch:
                 made_progress = True
@@ -203,13 +205,13 @@ class SchedulerThread(OrchestratorThread):
             # ---- idle path ----
             while self.c[self.T_DEF_COUNT + t] > 0:
                 impure = True
-                yield from self.on_task_release(self._fx_defer_pop(t))
+                yield from self.on_task_release(self._fx_defer_pop(t), t)
             advanced, imp, reads = yield from self.drain_pending(t)
             seen = seen + reads
             impure = impure or imp
             if advanced:
                 continue
-            yield self.OP_IDLE_FATAL[t]
+            yield ops.OP_IDLE_FATAL[t]
             reads = (
                 (self.X_COMPLETED, self.c[self.X_COMPLETED]),
                 (self.H_ORCH_ERR, self.c[self.H_ORCH_ERR]),
@@ -223,7 +225,7 @@ class SchedulerThread(OrchestratorThread):
                 break
             pure = not impure
         while self.c[self.T_DEF_COUNT + t] > 0:  # final flush of the deferred releases
-            yield from self.on_task_release(self._fx_defer_pop(t))
+            yield from self.on_task_release(self._fx_defer_pop(t), t)
 
     def _idle_wait_op(self, t: int, seen: Seen, qexp: QExp, armed: bool) -> Op:
         c = self.c
@@ -235,7 +237,13 @@ class SchedulerThread(OrchestratorThread):
                     return True
             return any(not queues[q].holds(exp) for q, exp in qexp)
 
-        reads = tuple(cell for cell, _v in seen) + tuple(self.Q_ENQ + q for q, _e in qexp)
+        # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
+        reads = (
+            tuple(cell for cell, _v in seen)
+            + tuple(self.Q_ENQ + q for q, _e in qexp)
+            + tuple(self.Q_DEQ + q for q, _e in qexp)
+            + self.watchdog_reads
+        )
         return Op(
             OpKind.LOAD,
             f"resolve_and_dispatch[{t}]: idle spin until something it read changes",
@@ -328,15 +336,16 @@ class SchedulerThread(OrchestratorThread):
             c[self.T_PEND_OCC + t] &= ~bit
 
     def complete_slot_task(self, t: int, g: int) -> Generator[Op, bool, int]:
-        yield self.OP_SUB[g]
+        ops = self.ops[t]
+        yield ops.OP_SUB[g]
         prev = self.c[self.S_DONE + g]
         self.c[self.S_DONE + g] = (prev + 1) & 0xFFFF
         if ((prev + 1) & 0xFFFF) != (self.c[self.S_TOTAL + g] & 0xFFFF):
             return 0
-        yield from self.on_task_complete(g)
+        yield from self.on_task_complete(g, t)
         if self._fx_defer_append(t, g, append_first=False):
             while self.c[self.T_DEF_COUNT + t] > 0:
-                yield from self.on_task_release(self._fx_defer_pop(t))
+                yield from self.on_task_release(self._fx_defer_pop(t), t)
             if not self.m_defer_drop:
                 self._fx_defer_push(t, g)
         return 1
@@ -358,6 +367,9 @@ class SchedulerThread(OrchestratorThread):
     def _fx_defer_push(self, t: int, g: int) -> None:
         c = self.c
         n = c[self.T_DEF_COUNT + t]
+        if n >= self.def_cells:  # cannot happen while every slot holds at most one completed task
+            self.crash = "port limit: more deferred releases than slots (TrbState.def_cells)"
+            return
         c[self.T_DEF[t] + n] = g + 1
         c[self.T_DEF_COUNT + t] = n + 1
         self.ghost_deferred[(t, n)] = self.task_of_slot(g)
@@ -375,11 +387,12 @@ class SchedulerThread(OrchestratorThread):
             self.ghost("release-rebound", then, now)
         return g
 
-    def on_task_complete(self, g: int) -> Steps:
+    def on_task_complete(self, g: int, t: int) -> Steps:
+        ops = self.ops[t]
         ge = g
         if self.m_slot_by_id and self.c[self.D_LOCAL + g] >= self.windows[self.slot_ring[g]]:
             ge = self.phantom  # the slot array indexed by an id beyond the window
-        yield self.OP_OTC[ge]
+        yield ops.OP_OTC[ge]
         node = self._fx_mark_completed(ge)
         while node:
             cons = self.c[self.N_CONS + node - 1] - 1
@@ -387,11 +400,11 @@ class SchedulerThread(OrchestratorThread):
             if cons < 0:
                 self.crash = "null consumer in a fanout node (release_fanin_and_check_ready on nullptr)"
                 return
-            yield self.OP_FRC[cons]
+            yield ops.OP_FRC[cons]
             rc = self.c[self.S_FRC + cons] + 1
             self.c[self.S_FRC + cons] = rc
             if rc == self.c[self.S_FCOUNT + cons]:
-                yield from self.route_ready_once(cons)
+                yield from self.route_ready_once(cons, t)
             node = nxt
 
     def _fx_mark_completed(self, g: int) -> int:
@@ -404,46 +417,47 @@ class SchedulerThread(OrchestratorThread):
             self.ghost("completed", task)
         return c[self.S_HEAD + g]
 
-    def on_task_release(self, g: int) -> Steps:
+    def on_task_release(self, g: int, t: int) -> Steps:
         n = self.c[self.P_FANIN + g]
         for i in range(n):
             p, f = self.read_edge(g, i)
             if not f & K.DEP_RETAIN:
                 continue  # ordering-only edges dropped their pin at wiring
-            yield from self.release_producer(p, False)
-        yield from self.check_and_handle_consumed(g)
+            yield from self.release_producer(p, False, t)
+        yield from self.check_and_handle_consumed(g, t)
 
     # ------------------------------------------------------------------ Phase 4
 
     def dispatch_ready_tasks(self, t: int, qexp: QExp) -> Generator[Op, bool, tuple[bool, bool, QExp, Seen]]:
         """run_staging_order over the regular ready queues (Tier 1)."""
+        ops = self.ops[t]
         progress = False
         impure = False
         reads: Seen = ()
         order = (K.SHAPE_AIC, K.SHAPE_AIV) if t % 2 == 0 else (K.SHAPE_AIV, K.SHAPE_AIC)
         p, i, qexp = yield from self.dispatch_shape(t, K.SHAPE_MIX, 0, qexp)
         progress, impure = progress or p, impure or i
-        yield self.OP_RESIDUAL[t]
+        yield ops.OP_RESIDUAL[t]
         skip, i, qexp = self._fx_residual(qexp)
         impure = impure or i
         if not skip:
             for s in order:
                 p, i, qexp = yield from self.dispatch_shape(t, s, 0, qexp)
                 progress, impure = progress or p, impure or i
-        yield self.OP_GATE[t][K.SHAPE_MIX]
+        yield ops.OP_GATE[t][K.SHAPE_MIX]
         idle_peer, r = self._fx_idle_in_others(t, K.SHAPE_MIX)
         reads = reads + r
         if not idle_peer:
             p, i, qexp = yield from self.dispatch_shape(t, K.SHAPE_MIX, 1, qexp)
             progress, impure = progress or p, impure or i
         if not skip:
-            yield self.OP_RESIDUAL[t]
+            yield ops.OP_RESIDUAL[t]
             skip, i, qexp = self._fx_residual(qexp)
             impure = impure or i
         if skip:
             return progress, impure, qexp, reads
         for s in order:
-            yield self.OP_GATE[t][s]
+            yield ops.OP_GATE[t][s]
             idle_peer, r = self._fx_idle_in_others(t, s)
             reads = reads + r
             if idle_peer:
@@ -495,13 +509,14 @@ class SchedulerThread(OrchestratorThread):
         return ~states & vm & ~occ
 
     def dispatch_shape(self, t: int, shape: int, pending: int, qexp: QExp) -> Generator[Op, bool, tuple[bool, bool, QExp]]:
+        ops = self.ops[t]
         progress = False
         impure = False
         is_mix = shape == K.SHAPE_MIX
         cores = self.tr_aic_mask[t] if is_mix else self._fx_dispatchable(t, shape, pending)
         while cores:
             want = _popcount(cores)
-            yield self.OP_POP[t][shape][pending]
+            yield ops.OP_POP[t][shape][pending]
             batch = self.queues[shape].pop_batch(want)
             if not batch:
                 qexp = _qset(qexp, shape, ())
@@ -517,31 +532,31 @@ class SchedulerThread(OrchestratorThread):
                 if is_mix:
                     selected = self._fx_mix_select(t, cores, g, pending)
                     if not selected:
-                        yield self.OP_REPUSH[shape]
+                        yield ops.OP_REPUSH[shape]
                         self.queues[shape].push(g)
                         put_back = (*put_back, g)
                         continue
                 if not cores:
                     for hi in range(len(handles)):
                         k, tok = handles[hi]
-                        yield self.OP_PUBLISH[k]
+                        yield ops.OP_PUBLISH[k]
                         self._fx_publish_token(k, tok)
                         progress = True
                     handles = ()
                     rest = batch[bi:]
-                    yield self._push_batch_op(shape, len(rest))
+                    yield self.aug(self._push_batch_op(shape, len(rest)), t)
                     self.queues[shape].push_batch(rest)
                     impure = True
                     break
                 available = _popcount(selected) if is_mix else _popcount(cores)
-                yield self.OP_CLAIM_BLOCKS[g]
+                yield ops.OP_CLAIM_BLOCKS[g]
                 start, claim = self._fx_claim_blocks(g, available)
                 if claim == 0:
                     continue
                 dispatched_any = True
                 impure = True
                 if start + claim < self.c[self.S_BLOCKS + g]:
-                    yield self.OP_REPUSH[shape]
+                    yield ops.OP_REPUSH[shape]
                     self.queues[shape].push(g)
                 for b in range(claim):
                     if is_mix:
@@ -554,7 +569,7 @@ class SchedulerThread(OrchestratorThread):
                     handles = handles + self._fx_prepare_block(t, off, g, shape, pending, start + b)
             for hi in range(len(handles)):
                 k, tok = handles[hi]
-                yield self.OP_PUBLISH[k]
+                yield ops.OP_PUBLISH[k]
                 self._fx_publish_token(k, tok)
                 progress = True
             if not dispatched_any:
@@ -662,7 +677,8 @@ class SchedulerThread(OrchestratorThread):
     # ------------------------------------------------------------------ idle path
 
     def drain_pending(self, t: int) -> Generator[Op, bool, tuple[bool, bool, Seen]]:
-        yield self.OP_DRAIN_LOAD[t]
+        ops = self.ops[t]
+        yield ops.OP_DRAIN_LOAD[t]
         pending = self.c[self.H_ADV_PENDING]
         reads: Seen = ((self.H_ADV_PENDING, pending),)
         if pending == 0:
@@ -672,15 +688,15 @@ class SchedulerThread(OrchestratorThread):
         for r in range(K.NUM_RINGS):
             if not pending & (1 << r):
                 continue
-            yield self.OP_DRAIN_TRY[r]
+            yield ops.OP_DRAIN_TRY[r]
             if not self._fx_try_lock(r):
                 reads = (*reads, (self.R_ALOCK + r, 1))
                 continue
             impure = True
-            yield self.OP_DRAIN_CLEAR[r]
+            yield ops.OP_DRAIN_CLEAR[r]
             self.c[self.H_ADV_PENDING] &= ~(1 << r)
             before = self.c[self.R_SLA + r]
-            yield from self.advance_ring_pointers(r)
+            yield from self.advance_ring_pointers(r, t)
             if self.c[self.R_SLA + r] != before:
                 advanced = True
         return advanced, impure, reads

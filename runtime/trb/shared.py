@@ -18,31 +18,34 @@ Steps = Generator[Op, bool, None]
 class SharedSteps(TrbState):
     # ------------------------------------------------------------------ release / consume / advance
 
-    def release_producer(self, g: int, scope: bool) -> Steps:
-        """release_producer / release_producer_scope: fetch_add, then check_and_handle_consumed."""
-        yield self.OP_REL_SCOPE[g] if scope else self.OP_REL[g]
+    def release_producer(self, g: int, scope: bool, e: int) -> Steps:
+        """release_producer / release_producer_scope: fetch_add, then check_and_handle_consumed.
+        `e` is the executor (scheduler thread index, or orch_tidx) whose op views are announced."""
+        ops = self.ops[e]
+        yield ops.OP_REL_SCOPE[g] if scope else ops.OP_REL[g]
         self._fx_release(g, scope)
-        yield from self.check_and_handle_consumed(g)
+        yield from self.check_and_handle_consumed(g, e)
 
     def _fx_release(self, g: int, scope: bool) -> None:
         c = self.c
         c[self.S_RC + g] = (c[self.S_RC + g] + (K.SCOPE_BIT if scope else 1)) & 0xFFFFFFFF
 
-    def check_and_handle_consumed(self, g: int) -> Steps:
-        yield self.OP_CHC[g]
+    def check_and_handle_consumed(self, g: int, e: int) -> Steps:
+        ops = self.ops[e]
+        yield ops.OP_CHC[g]
         if not self._fx_consume(g):
             return
         r = self.c[self.S_RING + g]
         if self.m_advance_no_lock:
-            yield from self.advance_unlocked(r)
+            yield from self.advance_unlocked(r, e)
             return
-        yield self.OP_ADV_TRY[r]
+        yield ops.OP_ADV_TRY[r]
         if self._fx_try_lock(r):
-            yield from self.advance_ring_pointers(r)
+            yield from self.advance_ring_pointers(r, e)
             return
         if self.m_no_pending_mask:
             return
-        yield self.OP_MARK_PENDING[r]
+        yield ops.OP_MARK_PENDING[r]
         self.c[self.H_ADV_PENDING] |= 1 << r
 
     def _fx_consume(self, g: int) -> bool:
@@ -66,13 +69,14 @@ class SharedSteps(TrbState):
         c[self.R_ALOCK + r] = 1
         return True
 
-    def advance_ring_pointers(self, r: int) -> Steps:
+    def advance_ring_pointers(self, r: int, e: int) -> Steps:
         """RingSchedState::advance_ring_pointers with advance_lock held; releases the lock at the end."""
-        yield self.OP_ADV_CUR[r]
+        ops = self.ops[e]
+        yield ops.OP_ADV_CUR[r]
         cur = self.c[self.R_CUR + r]
-        yield self.OP_ADV_SCAN[r]
+        yield self.aug(self.scan_op(r, self.c[self.R_SLA + r], cur, locked=True), e)
         self._fx_scan(r, self.c[self.R_SLA + r], cur, publish=True)
-        yield self.OP_ADV_UNLOCK[r]
+        yield ops.OP_ADV_UNLOCK[r]
         self.c[self.R_ALOCK + r] = 0
 
     def _fx_scan(self, r: int, la: int, cur: int, publish: bool) -> int:
@@ -104,21 +108,22 @@ class SharedSteps(TrbState):
         c[self.S_NEXT + g] = 0
         c[self.S_FLAGS + g] = 0
 
-    def advance_unlocked(self, r: int) -> Steps:
+    def advance_unlocked(self, r: int, e: int) -> Steps:
         """Mutant M_ADVANCE_NO_LOCK: the pre-#171 advance, three unlocked steps."""
-        yield self.OP_ADVNL_READ[r]
+        ops = self.ops[e]
+        yield ops.OP_ADVNL_READ[r]
         la = self.c[self.R_SLA + r]
         cur = self.c[self.R_CUR + r]
-        yield self.OP_ADVNL_SCAN[r]
+        yield self.aug(self.scan_op(r, la, cur, locked=False), e)
         new = self._fx_scan(r, la, cur, publish=False)
-        yield self.OP_ADVNL_WRITE[r]
+        yield ops.OP_ADVNL_WRITE[r]
         self.c[self.R_SLA + r] = new
         self.c[self.R_LA + r] = new
 
     # ------------------------------------------------------------------ readiness
 
-    def route_ready_once(self, g: int) -> Steps:
-        yield self.OP_ROUTE[g]
+    def route_ready_once(self, g: int, e: int) -> Steps:
+        yield self.ops[e].OP_ROUTE[g]
         if self.c[self.S_FLAGS + g] & K.READY_CLAIMED:
             return
         self.c[self.S_FLAGS + g] |= K.READY_CLAIMED
@@ -146,18 +151,19 @@ class SharedSteps(TrbState):
 
     def emergency_shutdown(self, tid: int) -> Steps:
         """emergency_shutdown: begin (exchange + completed_), then signal every handshaken core and join it."""
-        yield self.OP_EMERG_XCHG[tid]
+        ops = self.ops[tid]
+        yield ops.OP_EMERG_XCHG[tid]
         first = self.c[self.X_FATAL_STARTED] == 0
         self.c[self.X_FATAL_STARTED] = 1
-        yield self.OP_EMERG_COMPLETED[tid]
+        yield ops.OP_EMERG_COMPLETED[tid]
         self.c[self.X_COMPLETED] = 1
         if not first:
             return
         cores = tuple(k for k in range(self.n_cores) if self.c[self.C_REG + k] != 0)
         for k in cores:
-            yield self.OP_SIGNAL_EXIT[k]
+            yield ops.OP_SIGNAL_EXIT[k]
             self.c[self.C_DMB + k] = K.AICORE_EXIT_SIGNAL
         for k in cores:
-            ok = yield self.OP_FINISH_EXIT[k]
+            ok = yield ops.OP_FINISH_EXIT[k]
             if ok:
                 self.c[self.C_DMB + k] = K.AICPU_IDLE_TASK_ID

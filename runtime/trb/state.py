@@ -13,10 +13,11 @@ no allocation), and the helpers that perform a step's effect. The thread bodies 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from model.scenario import Scenario
-from runtime.core import Cite, Memory, Op, OpKind, Order
+from runtime.core import Cite, Memory, Op, OpKind, Order, Static
 from runtime.trb import cites as C
 from runtime.trb import consts as K
 from runtime.trb.mutants import check_mutants
@@ -51,6 +52,8 @@ SLOT_FIELDS = (
     "payload.fanin_spill_pool",
     "orch.fanin_seen_epoch",
 )
+# Slot fields only the orchestrator touches (in the private memory `TrbState.pmem`, indexed like the others).
+ORCH_PRIVATE_SLOT_FIELDS = frozenset({"dep_pool_mark", "task_attrs", "orch.fanin_seen_epoch"})
 
 Q_NAMES = ("ready_queues[AIC]", "ready_queues[AIV]", "ready_queues[MIX]", "dummy_ready_queue")
 ATTR_SYNC_START = 2
@@ -113,6 +116,38 @@ class CoreView:
     handshaken: bool
 
 
+class ExecOps(Static):
+    """The op tables as one executor announces them: `ops.OP_X` is `state.OP_X` (same shape: an Op, or
+    nested lists of Ops) with `reads` and `writes` extended by the executor's cells. Built lazily, once per
+    table and executor; an executor without extra cells shares the base tables."""
+
+    def __init__(self, state: TrbState, reads: tuple[int, ...], writes: tuple[int, ...]) -> None:
+        self._state = state
+        self._reads = reads
+        self._writes = writes
+
+    def augment(self, op: Op) -> Op:
+        if not self._reads and not self._writes:
+            return op
+        reads = op.reads + tuple(x for x in self._reads if x not in op.reads)
+        writes = op.writes + tuple(x for x in self._writes if x not in op.writes)
+        return replace(op, reads=reads, writes=writes)
+
+    def _map(self, value: Any) -> Any:
+        if not self._reads and not self._writes:
+            return value
+        if isinstance(value, Op):
+            return self.augment(value)
+        return [self._map(v) for v in value]
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("OP_"):
+            raise AttributeError(name)
+        value = self._map(getattr(self._state, name))
+        setattr(self, name, value)
+        return value
+
+
 class TrbState:
     """Layout, constant ops and step helpers shared by every thread body."""
 
@@ -159,15 +194,23 @@ class TrbState:
         self.scope_tasks_capacity = 16 if self.m_scope_cap else sum_windows
         self.max_scope_depth = consts.max_scope_depth
 
-        self.mem = Memory()
+        self.mem = self._new_memory()
         self.c: list[int] = self.mem.cells
-        mem = self.mem
+        # The orchestrator's private bookkeeping (scope stack, fatal flag, program counter, dedupe epochs,
+        # dep_pool_mark, task_attrs, buffer addresses): only the orchestrator thread reads or writes these,
+        # so they live outside `mem` (no op declares them; they never make two ops dependent) and
+        # `fingerprint()` covers them.
+        self.pmem = Memory()
+        self.p: list[int] = self.pmem.cells
 
-        def arr(name: str, count: int, init: int = 0, names: list[str] | None = None) -> int:
-            base = mem.alloc(name, max(count, 1), init)
+        def arr(
+            name: str, count: int, init: int = 0, names: list[str] | None = None, private: bool = False
+        ) -> int:
+            m = self.pmem if private else self.mem
+            base = m.alloc(name, max(count, 1), init)
             if names is not None:
                 for i, n in enumerate(names):
-                    mem.names[base + i] = n
+                    m.names[base + i] = n
             return base
 
         # ---- slots (per ring, only the slots a run can touch) ----
@@ -191,7 +234,7 @@ class TrbState:
         slot_label = [f"r{r}s{s}" if s >= 0 else "phantom" for r, s in zip(slot_ring, slot_idx, strict=True)]
         bases = {}
         for f in SLOT_FIELDS:
-            bases[f] = arr(f, G, 0, [f"{lab}.{f}" for lab in slot_label])
+            bases[f] = arr(f, G, 0, [f"{lab}.{f}" for lab in slot_label], private=f in ORCH_PRIVATE_SLOT_FIELDS)
         self.S_STATE = bases["task_state"]
         self.S_LOCK = bases["fanout_lock"]
         self.S_FC = bases["fanout_count"]
@@ -288,22 +331,22 @@ class TrbState:
         self.E_FINISHED = arr("exec.finished_", 1)
 
         # ---- orchestrator-private ----
-        self.O_FATAL = arr("orch.fatal", 1)
-        self.O_INLINE = arr("orch.inline_completed_tasks", 1)
-        self.O_SCOPE_SIZE = arr("orch.scope_tasks_size", 1)
-        self.O_SCOPE_TOP = arr("orch.scope_stack_top", 1, -1)
-        self.O_MANUAL = arr("orch.manual_begin_depth", 1, self.max_scope_depth)
-        self.O_SEEN_EPOCH = arr("orch.fanin_seen_current_epoch", 1, 1)
-        self.O_PC = arr("orch.pc", 1)
-        self.O_SPILL_START = arr("orch.fanin_builder.spill_start", 1)
+        self.O_FATAL = arr("orch.fatal", 1, private=True)
+        self.O_INLINE = arr("orch.inline_completed_tasks", 1, private=True)
+        self.O_SCOPE_SIZE = arr("orch.scope_tasks_size", 1, private=True)
+        self.O_SCOPE_TOP = arr("orch.scope_stack_top", 1, -1, private=True)
+        self.O_MANUAL = arr("orch.manual_begin_depth", 1, self.max_scope_depth, private=True)
+        self.O_SEEN_EPOCH = arr("orch.fanin_seen_current_epoch", 1, 1, private=True)
+        self.O_PC = arr("orch.pc", 1, private=True)
+        self.O_SPILL_START = arr("orch.fanin_builder.spill_start", 1, private=True)
         self.n_begins = max(plan.max_depth + 1, K.NUM_RINGS)
-        self.O_BEGINS = arr("orch.scope_begins", self.n_begins)
+        self.O_BEGINS = arr("orch.scope_begins", self.n_begins, private=True)
         self.n_scope_cells = max(1, min(self.scope_tasks_capacity, len(plan.tasks)))
-        self.O_SCOPE_TASKS = arr("orch.scope_tasks", self.n_scope_cells)
-        self.O_BUF = arr("orch.buffer_addr", len(plan.buffers), 0, [f"buf.{b.name}.addr" for b in plan.buffers])
+        self.O_SCOPE_TASKS = arr("orch.scope_tasks", self.n_scope_cells, private=True)
+        self.O_BUF = arr("orch.buffer_addr", len(plan.buffers), 0, [f"buf.{b.name}.addr" for b in plan.buffers], True)
         for i, b in enumerate(plan.buffers):
             if b.external:
-                self.c[self.O_BUF + i] = b.ext_addr
+                self.p[self.O_BUF + i] = b.ext_addr
 
         # ---- cores and scheduler threads ----
         nc = self.n_cores
@@ -351,15 +394,22 @@ class TrbState:
         self.T_DEF_COUNT = arr(
             "deferred_release_count", T, 0, [f"sched{t}.deferred_release_count" for t in range(T)]
         )
+        # The buffer holds completed, not yet released tasks: at most one entry per slot, so cells beyond
+        # the slot count are never written (a push past them aborts the run as a port limit).
+        self.def_cells = min(self.defer_cap, G + 1)
         self.T_DEF = tuple(
             arr(
                 f"sched{t}.deferred_release",
-                self.defer_cap,
+                self.def_cells,
                 0,
-                [f"sched{t}.deferred_release[{i}]" for i in range(self.defer_cap)],
+                [f"sched{t}.deferred_release[{i}]" for i in range(self.def_cells)],
             )
             for t in range(T)
         )
+        # Footprint-only cells (never change): a step whose effect reads slot data or dep-list nodes at an
+        # index it learns only while running declares the region cell; every writer of that data does too.
+        self.RG_SLOT = arr("region.slot_binding_and_payload", 1)
+        self.RG_NODES = arr("region.dep_list_nodes", 1)
 
         # ---- host (launch / reap / device reset) ----
         self.HOST_ROUND = arr("host.launched_rounds", 1)
@@ -387,7 +437,13 @@ class TrbState:
         self.ghost_token: dict[tuple[int, int], tuple[int, int, int]] = {}  # (core, token) -> run, task, block
         self.ghost_deferred: dict[tuple[int, int], int] = {}  # (thread, deferred index) -> task at deferral
 
+        self._build_footprint_sets()
         self._build_ops()
+        self._build_exec_ops()
+
+    def _new_memory(self) -> Memory:
+        """The shared memory (a hook: the footprint audit substitutes a memory that records accesses)."""
+        return Memory()
 
     # ------------------------------------------------------------------ names and encodings
 
@@ -449,6 +505,123 @@ class TrbState:
     ) -> Op:
         return Op(kind, what, cite, tuple(reads), tuple(writes), order, guard, backstop)
 
+    def _build_exec_ops(self) -> None:
+        """Per-executor op views (`self.ops[e]`: scheduler threads 0..n_sched-1, the orchestrator n_sched).
+
+        A step's effect runs from its `yield` to the next one, so it includes the thread's own bookkeeping
+        (a scheduler's core records, tracker words and deferred-release buffer) and reads of slot data or
+        dep-list nodes whose index it learns while running. A scheduler thread announces every op with those
+        cells added to the footprint (its own private cells as writes, the region cells as reads), so the
+        footprints cover everything a step touches without making two scheduler threads' steps dependent
+        through each other's private cells.
+        """
+        self.sched_priv: list[tuple[int, ...]] = []
+        for t in range(self.n_sched):
+            cells: list[int] = [self.T_STATES + t, self.T_PEND_OCC + t, self.T_DEF_COUNT + t]
+            cells.extend(range(self.T_DEF[t], self.T_DEF[t] + self.def_cells))
+            for k in self.tr_cores[t]:
+                for base in (self.C_RUN_SLOT, self.C_PEND_SLOT, self.C_RUN_REG, self.C_PEND_REG, self.C_SEQ,
+                             self.C_RUN_SUB, self.C_PEND_SUB):
+                    cells.append(base + k)
+            self.sched_priv.append(tuple(cells))
+        regions = (self.RG_SLOT, self.RG_NODES)
+        self.ops: list[ExecOps] = [ExecOps(self, regions, self.sched_priv[t]) for t in range(self.n_sched)]
+        self.ops.append(ExecOps(self, (), ()))
+
+    def _build_footprint_sets(self) -> None:
+        """Cell sets several ops' footprints share."""
+        R = range(K.NUM_RINGS)
+        # alloc: update_heap_tail + try_bump_heap
+        self.alloc_cells = tuple((self.AL_SEEN + r, self.AL_ANCHOR + r, self.AL_TAIL + r, self.AL_TOP + r) for r in R)
+        # dep_pool.ensure_space: reclaim, then wire_fanin_task's fanin_count store (the consumer is in ring r)
+        self.dep_wait_cells = tuple(
+            (self.DP_TAIL + r, self.DP_LAST + r)
+            + tuple(self.S_FCOUNT + self.slot_base[r] + s for s in range(self.plan.nslots[r]))
+            for r in R
+        )
+        # fanin_pool.ensure_space: reclaim, then the spill allocation (the spilled edge's cell is added per call)
+        self.fanin_wait_cells = tuple(
+            (self.FP_TAIL + r, self.FP_CURSOR + r, self.FP_TOP + r, self.FP_HIGH + r, self.H_ORCH_ERR, self.RG_SLOT)
+            for r in R
+        )
+        n = self.n_cores
+        self.exec_cells_all = tuple(
+            base + k
+            for base in (self.C_RUN_SLOT, self.C_PEND_SLOT, self.C_RUN_REG, self.C_PEND_REG, self.C_SEQ,
+                         self.C_RUN_SUB, self.C_PEND_SUB, self.C_REG)
+            for k in range(n)
+        )
+        self.watchdog_reads = tuple(self.C_RUN_SLOT + k for k in range(n)) + (
+            self.X_TOTAL_TASKS, self.X_COMPLETED_TASKS)
+
+    def spill_cell(self, r: int, idx: int) -> int:
+        """The memory cell of fanin_pool[r] entry `idx` (a monotonic index)."""
+        return self.SPILL[r] + (idx % self.dep_cap[r]) % self.sp_cells[r]
+
+    def register_op(self, g: int, n_edges: int) -> Op:
+        """STEP 4-5 for a task with `n_edges` fanin edges: TensorMap registration (private), descriptor and
+        payload stores. Built once per (slot, edge count)."""
+        key = (g, n_edges)
+        op = self._register_ops.get(key)
+        if op is None:
+            writes = (
+                self.D_RING + g, self.D_LOCAL + g, self.D_BASE + g, self.D_END + g, self.P_FANIN + g,
+                self.P_SPILL_START + g, self.P_SPILL_POOL + g, self.RG_SLOT,
+            ) + tuple(self.E_BASE + g * self.IC + i for i in range(min(n_edges, self.inline_cap)))
+            op = Op(OpKind.STORE, f"STEP 4-5 ({self.slot_label(g)}): register outputs, write descriptor and payload",
+                    C.SUBMIT_COMMON, (), writes, Order.PLAIN)
+            self._register_ops[key] = op
+        return op
+
+    def scan_op(self, r: int, la: int, cur: int, locked: bool) -> Op:
+        """advance_ring_pointers' scan over [la, cur): reads task_state, resets the CONSUMED prefix (and with
+        the lock held publishes last_task_alive). Built once per (ring, first slot, length)."""
+        w = self.windows[r]
+        n = max(0, min(cur - la, w))
+        key = (r, la & self.masks[r], n, locked)
+        op = self._scan_ops.get(key)
+        if op is None:
+            slots = [self.slot_base[r] + ((la + i) & self.masks[r]) for i in range(n)]
+            reads = tuple(self.S_STATE + g for g in slots)
+            writes = tuple(x for g in slots for x in self._slot_reset(g))
+            if locked:
+                op = Op(OpKind.STORE, f"advance_ring_pointers r{r}: scan CONSUMED prefix, reset slots, sync_to_sm",
+                        C.ADVANCE_RING, reads + (self.R_SLA + r,), writes + (self.R_SLA + r, self.R_LA + r),
+                        Order.RELEASE)
+            else:
+                op = Op(OpKind.LOAD, f"advance_ring_pointers r{r} (no lock): scan CONSUMED prefix, reset slots",
+                        C.ADVANCE_RING, reads, writes, Order.ACQUIRE)
+            self._scan_ops[key] = op
+        return op
+
+    def _slot_reset(self, g: int) -> tuple[int, ...]:
+        """The cells reset_for_reuse writes."""
+        return (self.S_LOCK + g, self.S_FC + g, self.S_HEAD + g, self.S_FRC + g, self.S_RC + g, self.S_DONE + g,
+                self.S_NEXT + g, self.S_FLAGS + g)
+
+    def wire_op(self, p: int, r: int) -> Op:
+        """wire_fanin_task's step under L(p) for a consumer in ring r: the dep node it would prepend is the
+        one at dep_pool[r].top (only the orchestrator moves top, so it is known when the op is announced)."""
+        top = self.c[self.DP_TOP + r]
+        node = self.node_base[r] + ((top % self.dep_cap[r]) % self.dp_cells[r])
+        return Op(OpKind.LOCKED, f"wire_fanin_task L({self.slot_label(p)}): state>=COMPLETED? else prepend dep node",
+                  C.WIRE_FANIN, (self.S_STATE + p, self.S_HEAD + p, self.S_LOCK + p),
+                  (self.S_HEAD + p, self.N_CONS + node, self.N_NEXT + node, self.DP_TOP + r, self.DP_HIGH + r,
+                   self.H_ORCH_ERR, self.RG_NODES), Order.ACQUIRE)
+
+    def claim_op(self, base: Op, ring: int, spill_cells: tuple[int, ...]) -> Op:
+        """An append_fanin_or_fail step whose effect may also spill the edge into fanin_pool[ring]."""
+        extra = self.fanin_wait_cells[ring] + spill_cells
+        return replace(base, writes=base.writes + tuple(x for x in extra if x not in base.writes))
+
+    def aug(self, op: Op, e: int) -> Op:
+        """`op` as executor `e` announces it (for ops built while running)."""
+        return self.ops[e].augment(op)
+
+    def _desc(self, g: int) -> tuple[int, ...]:
+        """The cells task_of_slot(g) reads (ghost attribution of an event to a task)."""
+        return (self.S_BOUND + g, self.D_RING + g, self.D_LOCAL + g)
+
     def _slot_all(self, g: int) -> tuple[int, ...]:
         return tuple(getattr(self, a) + g for a in ("S_STATE", "S_FC", "S_HEAD", "S_FRC", "S_RC", "S_FLAGS", "S_NEXT", "S_DONE", "S_LOCK"))
 
@@ -474,7 +647,7 @@ class TrbState:
                 OpKind.LOCKED,
                 f"check_and_handle_consumed L({L[g]}): rc==fc -> CAS COMPLETED->CONSUMED",
                 C.CHECK_CONSUMED,
-                (S_RC + g, S_FC + g, S_STATE + g, self.S_LOCK + g),
+                (S_RC + g, S_FC + g, S_STATE + g, self.S_LOCK + g, self.S_RING + g, *self._desc(g)),
                 (S_STATE + g,),
                 Order.ACQ_REL,
             )
@@ -492,17 +665,19 @@ class TrbState:
         ]
         self.OP_OTC = [
             o(OpKind.LOCKED, f"on_task_complete L({L[g]}): task_state=COMPLETED, snapshot fanout_head",
-              C.ON_TASK_COMPLETE, (self.S_HEAD + g, self.S_LOCK + g), (S_STATE + g, S_FLAGS + g), Order.RELEASE)
+              C.ON_TASK_COMPLETE, (self.S_HEAD + g, self.S_LOCK + g, self.RG_NODES, *self._desc(g)),
+              (S_STATE + g, S_FLAGS + g), Order.RELEASE)
             for g in range(G)
         ]
         self.OP_FRC = [
             o(OpKind.FETCH_ADD, f"release_fanin_and_check_ready({L[g]}): fanin_refcount += 1", C.RELEASE_FANIN,
-              (S_FRC + g, self.S_FCOUNT + g), (S_FRC + g,), Order.ACQ_REL)
+              (S_FRC + g, self.S_FCOUNT + g, self.RG_NODES), (S_FRC + g,), Order.ACQ_REL)
             for g in range(G)
         ]
         self.OP_ROUTE = [
             o(OpKind.CAS, f"route_ready_once({L[g]}): CAS READY_CLAIMED, push ready queue", C.ROUTE_READY_ONCE,
-              (S_FLAGS + g, self.S_MASK + g, *all_queue_cells), (S_FLAGS + g, *all_queue_cells), Order.ACQ_REL)
+              (S_FLAGS + g, self.S_MASK + g, *all_queue_cells, *self._desc(g)), (S_FLAGS + g, *all_queue_cells),
+              Order.ACQ_REL)
             for g in range(G)
         ]
         self.OP_CLAIM = [
@@ -522,11 +697,6 @@ class TrbState:
               (S_FC + g,), (S_FC + g,), Order.PLAIN)
             for g in range(G)
         ]
-        self.OP_WIRE = [
-            o(OpKind.LOCKED, f"wire_fanin_task L({L[g]}): state>=COMPLETED? else prepend dep node",
-              C.WIRE_FANIN, (S_STATE + g, self.S_HEAD + g, self.S_LOCK + g), (self.S_HEAD + g,), Order.ACQUIRE)
-            for g in range(G)
-        ]
         self.OP_SUB = [
             o(OpKind.FETCH_ADD, f"on_subtask_complete({L[g]}): completed_subtasks += 1", C.ON_SUBTASK_COMPLETE,
               (self.S_DONE + g, self.S_TOTAL + g), (self.S_DONE + g,), Order.ACQ_REL)
@@ -534,21 +704,18 @@ class TrbState:
         ]
         self.OP_CLAIM_BLOCKS = [
             o(OpKind.CAS, f"claim_block_range({L[g]}): CAS next_block_idx", C.CLAIM_BLOCK_RANGE,
-              (self.S_NEXT + g, self.S_BLOCKS + g), (self.S_NEXT + g,), Order.SEQ_CST)
+              (self.S_NEXT + g, self.S_BLOCKS + g, self.S_MASK + g, *self._desc(g)), (self.S_NEXT + g,),
+              Order.SEQ_CST)
             for g in range(G)
         ]
         self.OP_PREPARE = [
             o(OpKind.STORE, f"prepare_task({L[g]}): reset_for_reuse, task_state=PENDING", C.PREPARE_TASK,
               (), self._slot_all(g) + (self.S_FCOUNT + g, self.S_BOUND + g, self.S_MASK + g, self.S_TOTAL + g,
-                                       self.S_BLOCKS + g, self.S_RING + g), Order.RELAXED)
+                                       self.S_BLOCKS + g, self.S_RING + g, self.RG_SLOT), Order.RELAXED)
             for g in range(G)
         ]
-        self.OP_REGISTER = [
-            o(OpKind.LOCAL, f"STEP 4-5 ({L[g]}): register outputs, write descriptor and payload",
-              C.SUBMIT_COMMON, (), (self.D_RING + g, self.D_LOCAL + g,
-                                    self.P_FANIN + g), Order.PLAIN)
-            for g in range(G)
-        ]
+        self._register_ops: dict[tuple[int, int], Op] = {}
+        self._scan_ops: dict[tuple[int, int, int, bool], Op] = {}
         self.OP_ALL_DONE = [
             o(OpKind.LOAD, f"all_claimed_fanin_completed({L[g]}): producers' task_state", C.ALL_COMPLETED,
               tuple(S_STATE + p for p in range(self.n_slots)), (self.S_FCOUNT + g, S_FRC + g), Order.ACQUIRE)
@@ -572,7 +739,8 @@ class TrbState:
         ]
         self.OP_MARK_COMPLETED = [
             o(OpKind.STORE, f"alloc_tensors({L[g]}): mark_completed", C.MARK_COMPLETED, (),
-              (S_STATE + g, S_FLAGS + g, self.D_RING + g, self.D_LOCAL + g), Order.RELEASE)
+              (S_STATE + g, S_FLAGS + g, self.D_RING + g, self.D_LOCAL + g, self.D_BASE + g, self.D_END + g,
+               self.P_FANIN + g, self.P_SPILL_START + g, self.P_SPILL_POOL + g, self.RG_SLOT), Order.RELEASE)
             for g in range(G)
         ]
 
@@ -599,7 +767,6 @@ class TrbState:
 
         # ---- per ring ----
         R = range(K.NUM_RINGS)
-        scan = [self._ring_slots(r) for r in R]
         self.OP_ADV_TRY = [
             o(OpKind.TRY_LOCK, f"check_and_handle_consumed: try advance_lock[r{r}]", C.CHECK_CONSUMED,
               (self.R_ALOCK + r,), (self.R_ALOCK + r,), Order.ACQUIRE)
@@ -607,16 +774,12 @@ class TrbState:
         ]
         self.OP_ADV_CUR = [
             o(OpKind.LOAD, f"advance_ring_pointers r{r}: load current_task_index", C.ADVANCE_RING,
-              (self.R_CUR + r,), (), Order.ACQUIRE)
-            for r in R
-        ]
-        self.OP_ADV_SCAN = [
-            o(OpKind.STORE, f"advance_ring_pointers r{r}: scan CONSUMED prefix, reset slots, sync_to_sm",
-              C.ADVANCE_RING, scan[r] + (self.R_SLA + r,), scan[r] + (self.R_SLA + r, self.R_LA + r), Order.RELEASE)
+              (self.R_CUR + r, self.R_SLA + r), (), Order.ACQUIRE)
             for r in R
         ]
         self.OP_ADV_UNLOCK = [
-            o(OpKind.UNLOCK, f"advance_lock[r{r}] = 0", C.CHECK_CONSUMED, (), (self.R_ALOCK + r,), Order.RELEASE)
+            o(OpKind.UNLOCK, f"advance_lock[r{r}] = 0", C.CHECK_CONSUMED, (self.R_SLA + r,), (self.R_ALOCK + r,),
+              Order.RELEASE)
             for r in R
         ]
         self.OP_MARK_PENDING = [
@@ -631,17 +794,12 @@ class TrbState:
         ]
         self.OP_DRAIN_CLEAR = [
             o(OpKind.FETCH_ADD, f"drain_pending_ring_advances: advance_pending_mask &= ~bit(r{r})",
-              C.DRAIN_PENDING, (self.H_ADV_PENDING,), (self.H_ADV_PENDING,), Order.ACQ_REL)
+              C.DRAIN_PENDING, (self.H_ADV_PENDING, self.R_SLA + r), (self.H_ADV_PENDING,), Order.ACQ_REL)
             for r in R
         ]
         self.OP_ADVNL_READ = [
             o(OpKind.LOAD, f"advance_ring_pointers r{r} (no lock): read last_task_alive, current_task_index",
               C.ADVANCE_RING, (self.R_SLA + r, self.R_CUR + r), (), Order.ACQUIRE)
-            for r in R
-        ]
-        self.OP_ADVNL_SCAN = [
-            o(OpKind.LOAD, f"advance_ring_pointers r{r} (no lock): scan CONSUMED prefix, reset slots",
-              C.ADVANCE_RING, scan[r], scan[r], Order.ACQUIRE)
             for r in R
         ]
         self.OP_ADVNL_WRITE = [
@@ -651,12 +809,12 @@ class TrbState:
         ]
         self.OP_ALLOC_LA = [
             o(OpKind.LOAD, f"alloc r{r}: load last_task_alive, update_heap_tail, check window+heap", C.ALLOC,
-              (self.R_LA + r,), (), Order.ACQUIRE)
+              (self.R_LA + r,), self.alloc_cells[r], Order.ACQUIRE)
             for r in R
         ]
         self.OP_ALLOC_COMMIT = [
             o(OpKind.STORE, f"commit_task r{r}: current_task_index = local_task_id", C.COMMIT_TASK, (),
-              (self.R_CUR + r,), Order.RELEASE)
+              (self.R_CUR + r, self.AL_LOCAL + r), Order.RELEASE)
             for r in R
         ]
         self.OP_REPORT_DEADLOCK = [
@@ -676,12 +834,12 @@ class TrbState:
         ]
         self.OP_DP_LA = [
             o(OpKind.LOAD, f"dep_pool[r{r}].ensure_space: load last_task_alive", C.DEP_POOL_ENSURE,
-              (self.R_LA + r,), (), Order.ACQUIRE)
+              (self.R_LA + r,), self.dep_wait_cells[r], Order.ACQUIRE)
             for r in R
         ]
         self.OP_FP_LA = [
             o(OpKind.LOAD, f"fanin_pool[r{r}].ensure_space: load last_task_alive", C.FANIN_POOL_ENSURE,
-              (self.R_LA + r,), (), Order.ACQUIRE)
+              (self.R_LA + r,), self.fanin_wait_cells[r], Order.ACQUIRE)
             for r in R
         ]
 
@@ -711,6 +869,10 @@ class TrbState:
         sm_reset_cells = (
             tuple(self.R_CUR + r for r in R) + tuple(self.R_LA + r for r in R) + tuple(self.R_SLA + r for r in R)
             + tuple(self.R_ALOCK + r for r in R) + (self.H_ORCH_DONE, err, self.H_SCHED_ERR, self.H_ADV_PENDING)
+            + (self.H_SCHED_ERR_THREAD, self.H_SCHED_ERR_BITMAP, self.H_STALL_DETAIL)
+            + tuple(base + r for base in (self.DP_TOP, self.DP_TAIL, self.DP_HIGH, self.DP_LAST, self.FP_TOP,
+                                          self.FP_TAIL, self.FP_HIGH, self.FP_CURSOR, self.AL_LOCAL, self.AL_TOP,
+                                          self.AL_TAIL, self.AL_SEEN, self.AL_ANCHOR) for r in R)
         )
         self.OP_SM_RESET = o(OpKind.STORE, "run: init_per_ring (fc, errors) + runtime_reset_for_reuse",
                              C.INIT_PER_RING, (), sm_reset_cells, Order.RELAXED)
@@ -721,7 +883,8 @@ class TrbState:
                             lambda: c[hs] != 0)
         self.OP_PRE_HS = o(OpKind.STORE, "init (leader): pre_handshake_init; hs_setup_done_ = true",
                            C.PRE_HANDSHAKE, tuple(self.R_CUR + r for r in R),
-                           (hs, self.X_COMPLETED_TASKS, self.X_ORCH_DONE, self.X_TOTAL_TASKS), Order.RELEASE)
+                           (hs, self.X_COMPLETED_TASKS, self.X_ORCH_DONE, self.X_TOTAL_TASKS, *self.exec_cells_all),
+                           Order.RELEASE)
 
         # ---- scheduler threads ----
         T = range(self.n_sched)
@@ -799,10 +962,16 @@ class TrbState:
               C.CHECK_IDLE_FATAL, (self.X_COMPLETED, err, self.H_SCHED_ERR), (), Order.ACQUIRE)
             for t in T
         ]
+        stall_reads = (  # classify_stall_reason
+            (self.H_SCHED_ERR, self.X_ORCH_DONE)
+            + tuple(self.R_LA + r for r in R) + tuple(self.R_CUR + r for r in R)
+            + tuple(base + g for base in (S_STATE, S_FRC, self.S_FCOUNT) for g in range(self.n_slots))
+            + tuple(self.C_RUN_SLOT + k for k in range(self.n_cores))
+        )
         self.OP_LATCH_TIMEOUT = [
             o(OpKind.CAS, f"handle_timeout_exit[{t}]: CAS sched_error_code = SCHEDULER_TIMEOUT", C.HANDLE_TIMEOUT,
-              (self.H_SCHED_ERR,), (self.H_SCHED_ERR, self.H_SCHED_ERR_THREAD, self.H_SCHED_ERR_BITMAP,
-                                    self.H_STALL_DETAIL), Order.ACQ_REL)
+              stall_reads, (self.H_SCHED_ERR, self.H_SCHED_ERR_THREAD, self.H_SCHED_ERR_BITMAP,
+                            self.H_STALL_DETAIL), Order.ACQ_REL)
             for t in T
         ]
         self.OP_RUN_COMPLETED = [
@@ -838,8 +1007,9 @@ class TrbState:
             for t in range(self.n_aicpu)
         ]
         self.OP_EMERG_COMPLETED = [
-            o(OpKind.STORE, "begin_emergency_shutdown: completed_ = true", C.EMERGENCY_SHUTDOWN, (),
-              (self.X_COMPLETED,), Order.RELEASE)
+            o(OpKind.STORE, "begin_emergency_shutdown: completed_ = true", C.EMERGENCY_SHUTDOWN,
+              (self.X_FATAL_STARTED, *(self.C_REG + k for k in range(self.n_cores))), (self.X_COMPLETED,),
+              Order.RELEASE)
             for t in range(self.n_aicpu)
         ]
         self.OP_FINISHED = [
@@ -849,7 +1019,9 @@ class TrbState:
         ]
         deinit_cells = (self.X_COMPLETED, self.X_COMPLETED_TASKS, self.X_TOTAL_TASKS, self.X_ORCH_DONE,
                         self.X_FATAL_STARTED, self.E_INIT_READY, self.E_HS_SETUP, self.E_FINISHED_COUNT,
-                        self.E_FINISHED, self.HOST_AICPU_EXITED)
+                        self.E_FINISHED, self.HOST_AICPU_EXITED, self.E_RT, *self.exec_cells_all,
+                        *(self.T_STATES + t for t in range(self.n_sched)),
+                        *(self.T_PEND_OCC + t for t in range(self.n_sched)))
         self.OP_DEINIT_CHECK = [
             o(OpKind.LOAD, f"aicpu_execute[{t}]: finished_? -> AicpuExecutor::deinit; return", C.EXEC_DEINIT,
               (self.E_FINISHED,), deinit_cells, Order.ACQUIRE)
@@ -860,7 +1032,7 @@ class TrbState:
         CR = range(self.n_cores)
         self.OP_HS_CORE = [
             o(OpKind.LOAD, f"handshake_owned_clusters: wait {self.core_name(k)} aicore_done", C.HANDSHAKE_OWNED,
-              (self.C_DONE + k,), (), Order.ACQUIRE, self._guard_cell_nonzero(self.C_DONE + k))
+              (self.C_DONE + k, self.HOST_RESET), (), Order.ACQUIRE, self._guard_cell_nonzero(self.C_DONE + k))
             for k in CR
         ]
         self.OP_OPEN_WINDOW = [
@@ -891,12 +1063,13 @@ class TrbState:
         ]
         self.OP_CORE_WINDOW = [
             o(OpKind.CORE, f"aicore_execute {self.core_name(k)}: wait window open, COND = IDLE", C.AICORE_EXECUTE,
-              (self.C_DMB + k,), (self.C_COND + k,), Order.ACQUIRE, self._guard_window(k))
+              (self.C_DMB + k, self.HOST_RESET), (self.C_COND + k, self.C_LAST + k), Order.ACQUIRE,
+              self._guard_window(k))
             for k in CR
         ]
         self.OP_CORE_POLL = [
             o(OpKind.CORE, f"aicore_execute {self.core_name(k)}: poll DATA_MAIN_BASE", C.AICORE_EXECUTE,
-              (self.C_DMB + k,), (), Order.ACQUIRE, self._guard_core_new(k))
+              (self.C_DMB + k, self.HOST_RESET, self.C_LAST + k), (), Order.ACQUIRE, self._guard_core_new(k))
             for k in CR
         ]
         self.OP_CORE_ACK = [
@@ -906,7 +1079,7 @@ class TrbState:
         ]
         self.OP_CORE_FIN = [
             o(OpKind.CORE, f"aicore_execute {self.core_name(k)}: run kernel, COND = FIN(token)", C.AICORE_EXECUTE,
-              (), (self.C_COND + k,), Order.RELEASE)
+              (), (self.C_COND + k, self.C_LAST + k), Order.RELEASE)
             for k in CR
         ]
         self.OP_CORE_EXITED = [
@@ -956,8 +1129,8 @@ class TrbState:
             for run in runs
         ]
         self.OP_HOST_REAP_AICORE = [
-            o(OpKind.LOAD, f"host: wait for the AICore kernel of run {run}", C.REAP_RUN, (cx,), (), Order.ACQUIRE,
-              reaped(cx, n_cores * (run + 1)))
+            o(OpKind.LOAD, f"host: wait for the AICore kernel of run {run}", C.REAP_RUN, (cx,), (self.HOST_DONE,),
+              Order.ACQUIRE, reaped(cx, n_cores * (run + 1)))
             for run in runs
         ]
         self.OP_HOST_RESET = o(OpKind.STORE, "host: fatal run -> device reset (stops every AICore)", C.FORCE_RESET,
@@ -1026,6 +1199,7 @@ class TrbState:
         return tuple(out)
 
     def slot_view(self, r: int, s: int) -> SlotView:
+        pm = self.p
         g = self.slot_base[r] + s
         c = self.c
         n_edges = c[self.P_FANIN + g]
@@ -1044,7 +1218,7 @@ class TrbState:
             fanin_count=c[self.S_FCOUNT + g],
             fanin_refcount=c[self.S_FRC + g],
             lifecycle_flags=c[self.S_FLAGS + g],
-            dep_pool_mark=c[self.S_MARK + g],
+            dep_pool_mark=pm[self.S_MARK + g],
             completed_subtasks=c[self.S_DONE + g],
             total_required_subtasks=c[self.S_TOTAL + g],
             next_block_idx=c[self.S_NEXT + g],
@@ -1079,27 +1253,27 @@ class TrbState:
 
     def scope_stack(self) -> tuple[tuple[tuple[int, int], ...], ...]:
         """The open scope frames, outermost first; each frame's tasks as (ring, slot)."""
-        c = self.c
-        top = c[self.O_SCOPE_TOP]
-        size = c[self.O_SCOPE_SIZE]
+        pm = self.p
+        top = pm[self.O_SCOPE_TOP]
+        size = pm[self.O_SCOPE_SIZE]
         frames = []
         for d in range(top + 1):
-            begin = c[self.O_BEGINS + d]
-            end = c[self.O_BEGINS + d + 1] if d < top else size
+            begin = pm[self.O_BEGINS + d]
+            end = pm[self.O_BEGINS + d + 1] if d < top else size
             frames.append(
                 tuple(
-                    (self.slot_ring[c[self.O_SCOPE_TASKS + i] - 1], self.slot_idx[c[self.O_SCOPE_TASKS + i] - 1])
+                    (self.slot_ring[pm[self.O_SCOPE_TASKS + i] - 1], self.slot_idx[pm[self.O_SCOPE_TASKS + i] - 1])
                     for i in range(begin, min(end, self.n_scope_cells))
                 )
             )
         return tuple(frames)
 
     def manual_begin_depth(self) -> int:
-        return self.c[self.O_MANUAL]
+        return self.p[self.O_MANUAL]
 
     def program_counter(self) -> tuple[int, int]:
         """(run index, index of the orchestrator's current instruction in the plan)."""
-        return self.round, self.c[self.O_PC]
+        return self.round, self.p[self.O_PC]
 
     def deferred_releases(self, t: int) -> tuple[tuple[int, int], ...]:
         c = self.c

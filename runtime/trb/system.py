@@ -43,6 +43,7 @@ class TrbSystem(CoreAndHostThreads):
     def fingerprint(self) -> Hashable:
         return (
             tuple(self.c),
+            tuple(self.p),
             self.tmap.fingerprint(),
             tuple(q.fingerprint() for q in self.queues),
             self.crash,
