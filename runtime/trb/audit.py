@@ -133,11 +133,11 @@ def audit_run(
                 FootprintProblem("region-not-declared", slot.name, op.what, tuple(names[i] for i in missing_region))
             )
         steps.append((slot.name, op.what, op.reads, op.writes, frozenset(read), guard_reads.get(tid, frozenset())))
-    for thread, what, reads, writes, read, guard in steps:
+    for thread, what, reads, writes, cells_read, guard in steps:
         declared = set(reads) | set(writes)
         missing = sorted(
             i
-            for i in read | guard
+            for i in cells_read | guard
             if i not in declared
             and writers[i] - {thread}
             and not (i in region and region[i] in declared)
