@@ -16,27 +16,48 @@ nodes, ready-queue positions, fanin seen-epochs); a first boot is zero-filled (s
 PENDING, descriptor task_id 0, payload/task pointers null). A fatal run ends the scenario (the host
 resets the device).
 
-Memory layout (`state.py`; all cells of `self.mem`, named for traces, struct-of-arrays):
-  * per global slot g (ring r, slot s; only the min(W_r, tasks on r) slots a run can touch): the
+Memory layout (`state.py`; struct-of-arrays, every cell named for traces):
+  * shared memory `self.mem` / `self.c` (what other threads can see, what footprints name):
+    per global slot g (ring r, slot s; only the min(W_r, tasks on r) slots a run can touch): the
     PTO2TaskSlotState fields `S_STATE, S_LOCK, S_FC (fanout_count), S_HEAD, S_FRC (fanin_refcount),
-    S_FCOUNT (fanin_count), S_RC (fanout_refcount), S_FLAGS, S_MARK, S_DONE, S_TOTAL, S_BLOCKS, S_NEXT,
-    S_MASK, S_RING, S_ATTRS, S_BOUND`; the descriptor `D_RING, D_LOCAL, D_BASE, D_END`; the payload
-    `P_FANIN, P_SPILL_START, P_SPILL_POOL` and inline fanin edges at `E_BASE + g*IC + i`; the
-    orchestrator's fanin_seen_epoch `S_SEEN`. Pointers: slot = g+1, dep node = id+1, 0 = nullptr; an
-    edge = ((g+1) << 2) | DepFlags.
+    S_FCOUNT (fanin_count), S_RC (fanout_refcount), S_FLAGS, S_DONE, S_TOTAL, S_BLOCKS, S_NEXT, S_MASK,
+    S_RING, S_BOUND`; the descriptor `D_RING, D_LOCAL, D_BASE, D_END`; the payload `P_FANIN,
+    P_SPILL_START, P_SPILL_POOL` and inline fanin edges at `E_BASE + g*IC + i`. Pointers: slot = g+1,
+    dep node = id+1, 0 = nullptr; an edge = ((g+1) << 2) | DepFlags.
   * per ring r: `R_CUR, R_LA` (SM fc), `R_SLA` (RingSchedState.last_task_alive), `R_ALOCK`
     (advance_lock), dep pool `DP_*` and its nodes `N_CONS/N_NEXT` (node ids per ring from
-    `node_base[r]`), fanin spill pool `FP_*` and entries `SPILL[r]`, allocator `AL_LOCAL, AL_TOP,
-    AL_TAIL, AL_SEEN, AL_ANCHOR`.
+    `node_base[r]`), fanin spill pool `FP_*` and entries `SPILL[r]` (`spill_cell(r, idx)`), allocator
+    `AL_LOCAL, AL_TOP, AL_TAIL, AL_SEEN, AL_ANCHOR`.
   * SM header `H_*` (orchestrator_done, orch/sched error codes, stall detail, advance_pending_mask);
     ready-queue positions `Q_ENQ/Q_DEQ` (AIC, AIV, MIX, DUMMY; items in `self.queues`, fingerprinted);
-    SchedulerContext `X_*`; AicpuExecutor `E_*`; orchestrator-private `O_*` (fatal, scope stack,
-    scope_tasks, pc, created-buffer addresses); per core `C_*` (DATA_MAIN_BASE, COND, aicore_done,
-    last_reg_val, CoreExecState); per scheduler thread `T_*` (CoreTracker words, deferred releases);
-    host `HOST_*`. The TensorMap is an orchestrator-private object (`tensormap.py`, fingerprinted).
+    SchedulerContext `X_*`; AicpuExecutor `E_*`; per core `C_*` (DATA_MAIN_BASE, COND, aicore_done,
+    last_reg_val, CoreExecState); per scheduler thread `T_*` (CoreTracker words, deferred releases:
+    `T_DEF_COUNT + t`, entries `T_DEF[t] + i`, i < `def_cells`); host `HOST_*`; two footprint-only
+    region cells `RG_SLOT`, `RG_NODES` (never change; see "Footprints").
+  * orchestrator-private memory `self.pmem` / `self.p` (same indexing style; only the orchestrator
+    thread touches it): `O_*` (fatal flag, scope stack and scope_tasks, manual-scope depth, pc,
+    fanin-builder spill start, seen epoch, created/external buffer addresses `O_BUF`), and the slot
+    fields `S_MARK` (dep_pool_mark), `S_ATTRS` (task_attrs), `S_SEEN` (fanin_seen_epoch). The TensorMap
+    is an orchestrator-private object (`tensormap.py`). `fingerprint()` covers mem, pmem, the TensorMap
+    and the ready-queue items.
   * ghost history (not in the fingerprint): `events` [(kind, run, task, extra)] with kinds submit,
-    ready, ready-dropped, dispatch, kernel, completed, consumed; counters `ghost_submitted,
-    ghost_completed, ghost_consumed, ghost_kernels[run][task]`; `round` (the run launched last).
+    ready, ready-dropped, dispatch, kernel, completed, consumed, release-rebound; counters
+    `ghost_submitted, ghost_completed, ghost_consumed, ghost_kernels[run][task]`; `round` (the run
+    launched last).
+
+Footprints. A step's effect is everything its thread does from the `yield` of its op to the next
+`yield`; `Op.writes` names every `mem` cell that stretch may change and `Op.reads` every `mem` cell it
+may read that another thread writes (partial-order reduction in runtime/dfs.py and the incremental checks
+in properties/port_checks.py rely on this). Where the index is only learned while running, the op names
+a region cell instead: `RG_SLOT` (slot binding, descriptor, payload, spilled edges: written by prepare,
+registration, mark_completed and spilling steps) and `RG_NODES` (dep-list nodes: written by wiring
+steps). Ops whose cells depend on a value known when they are announced are built then (`register_op`,
+`scan_op`, `wire_op`, `claim_op`, the spin-wait ops; registration and scan ops are cached). A scheduler
+thread announces every op through its view `self.ops[t]` (`ExecOps`), which adds that thread's private
+cells (its cores' CoreExecState, tracker words, deferred-release buffer) to the writes and the region
+cells to the reads, so two scheduler threads' steps are not made dependent through each other's
+bookkeeping; the orchestrator's view `self.ops[orch_tidx]` is the base tables. `runtime/trb/audit.py`
+checks all of this dynamically (tests/test_trb_port_footprints.py).
 
 Read accessors (`state.py`): `ring_view(r)`, `slot_view(r, s)`, `fanout_list(g)`,
 `ready_queue_contents()`, `core_view(k)`, `scope_stack()`, `manual_begin_depth()`,

@@ -50,7 +50,9 @@ class _TrackingCells(list):  # type: ignore[type-arg]
         list.__setitem__(self, i, v)
 
 
-class _AuditedTrb(TrbSystem):
+class AuditedTrb(TrbSystem):
+    """TrbSystem whose memory records accesses (the audit's system)."""
+
     def _new_memory(self) -> Memory:
         mem = Memory()
         mem.cells = _TrackingCells()
@@ -87,10 +89,15 @@ def region_cells(s: TrbSystem) -> dict[int, int]:
 
 
 def audit_run(
-    scenario: Scenario, seed: int, mutants: Iterable[str] = (), max_steps: int = 20_000
+    scenario: Scenario,
+    seed: int,
+    mutants: Iterable[str] = (),
+    max_steps: int = 20_000,
+    system_type: type[TrbSystem] | None = None,
 ) -> list[FootprintProblem]:
-    """Run one random schedule of `scenario` and report every footprint problem seen (deduplicated)."""
-    system = _AuditedTrb(scenario, mutants)
+    """Run one random schedule of `scenario` and report every footprint problem seen (deduplicated).
+    `system_type` (a subclass of `AuditedTrb`) lets a test plant a wrong footprint."""
+    system = (system_type or AuditedTrb)(scenario, mutants)
     cells = system.mem.cells
     assert isinstance(cells, _TrackingCells)
     names = system.mem.names
@@ -158,4 +165,4 @@ def audit(
     return sorted(out, key=lambda p: (p.kind, p.thread, p.op))
 
 
-__all__ = ["FootprintProblem", "audit", "audit_run", "region_cells"]
+__all__ = ["AuditedTrb", "FootprintProblem", "audit", "audit_run", "region_cells"]

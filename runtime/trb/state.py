@@ -129,9 +129,9 @@ class ExecOps(Static):
     def augment(self, op: Op) -> Op:
         if not self._reads and not self._writes:
             return op
-        reads = op.reads + tuple(x for x in self._reads if x not in op.reads)
-        writes = op.writes + tuple(x for x in self._writes if x not in op.writes)
-        return replace(op, reads=reads, writes=writes)
+        # a cell named twice is harmless (footprints are membership tests), so no dedupe
+        return Op(op.kind, op.what, op.cite, op.reads + self._reads, op.writes + self._writes, op.order, op.guard,
+                  op.backstop)
 
     def _map(self, value: Any) -> Any:
         if not self._reads and not self._writes:
