@@ -36,7 +36,7 @@ def read_text(path: Path, hint: str) -> str:
         raise TraceError(f"cannot read the file: {exc.strerror or exc}", str(path), hint) from None
 
 
-def _describe(value: object) -> str:
+def describe_json(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
@@ -62,7 +62,7 @@ class JsonReader:
         return TraceError(what, f"{self.source}: {path}" if path else self.source, self.hint if hint is None else hint)
 
     def wrong(self, path: str, expected: str, value: object) -> TraceError:
-        return self.fail(path, f"expected {expected}, got {_describe(value)}")
+        return self.fail(path, f"expected {expected}, got {describe_json(value)}")
 
     def obj(self, value: object, path: str) -> dict[str, object]:
         if not isinstance(value, dict):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from model.errors import TraceError
+from runtime.traces.common import JsonReader, describe_json, join
 
 __all__ = [
     "ARG_TYPES",
@@ -282,74 +283,17 @@ class DepsGraph:
 # ---------------------------------------------------------------------------------------------- parser
 
 
-class _Reader:
-    """Validating accessors that turn every bad value into a TraceError naming ``source: path``."""
+class _Reader(JsonReader):
+    """The shared validating accessors, plus dep_gen's enums and decimal-string uint64s."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, path: str, what: str, hint: str = _REGEN_HINT) -> TraceError:
-        return TraceError(what, f"{self.source}: {path}" if path else self.source, hint)
-
-    @staticmethod
-    def _describe(value: object) -> str:
-        if isinstance(value, dict):
-            return "an object"
-        if isinstance(value, list):
-            return "an array"
-        if value is None:
-            return "null"
-        text = json.dumps(value)
-        if len(text) > 40:
-            text = text[:37] + "..."
-        return f"{_json_type(value)} {text}"
-
-    def wrong_type(self, path: str, expected: str, value: object) -> TraceError:
-        return self.fail(path, f"expected {expected}, got {self._describe(value)}")
-
-    def obj(self, value: object, path: str) -> dict[str, object]:
-        if not isinstance(value, dict):
-            raise self.wrong_type(path or "top level", "a JSON object", value)
-        return value
-
-    def key(self, obj: dict[str, object], key: str, path: str) -> object:
-        if key not in obj:
-            raise self.fail(path or "top level", f"missing key {key!r}")
-        return obj[key]
-
-    def list_(self, obj: dict[str, object], key: str, path: str) -> list[object]:
-        value = self.key(obj, key, path)
-        if not isinstance(value, list):
-            raise self.wrong_type(_join(path, key), "a JSON array", value)
-        return value
-
-    def int_(self, obj: dict[str, object], key: str, path: str, minimum: int | None = None) -> int:
-        return self.int_value(self.key(obj, key, path), _join(path, key), minimum)
-
-    def int_value(self, value: object, path: str, minimum: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.wrong_type(path, "an integer", value)
-        if minimum is not None and value < minimum:
-            raise self.fail(path, f"value {value} is below the minimum {minimum}")
-        return value
-
-    def bool_(self, obj: dict[str, object], key: str, path: str) -> bool:
-        value = self.key(obj, key, path)
-        if not isinstance(value, bool):
-            raise self.wrong_type(_join(path, key), "true or false", value)
-        return value
-
-    def str_(self, obj: dict[str, object], key: str, path: str) -> str:
-        value = self.key(obj, key, path)
-        if not isinstance(value, str):
-            raise self.wrong_type(_join(path, key), "a string", value)
-        return value
+        super().__init__(source, _REGEN_HINT)
 
     def enum(self, obj: dict[str, object], key: str, path: str, allowed: tuple[str, ...]) -> str:
         value = self.str_(obj, key, path)
         if value not in allowed:
             raise self.fail(
-                _join(path, key),
+                join(path, key),
                 f"unknown value {value!r} (known: {', '.join(allowed)})",
                 "this reader follows dep_gen @ simpler 6ebaf7715; a newer runtime may need a reader update",
             )
@@ -357,11 +301,11 @@ class _Reader:
 
     def u64(self, obj: dict[str, object], key: str, path: str) -> int:
         value = self.key(obj, key, path)
-        where = _join(path, key)
+        where = join(path, key)
         if not isinstance(value, str):
             raise self.fail(
                 where,
-                f"expected a uint64 as a decimal string, got {self._describe(value)}",
+                f"expected a uint64 as a decimal string, got {describe_json(value)}",
                 'dep_gen writes every uint64 as a JSON string, e.g. "8589934592"; ' + _REGEN_HINT,
             )
         if not _DECIMAL.fullmatch(value):
@@ -370,29 +314,6 @@ class _Reader:
         if number > UINT64_MAX:
             raise self.fail(where, f"{value} is out of the uint64 range (max {UINT64_MAX})")
         return number
-
-    def int_list(self, obj: dict[str, object], key: str, path: str) -> tuple[int, ...]:
-        where = _join(path, key)
-        value = self.key(obj, key, path)
-        if not isinstance(value, list):
-            raise self.wrong_type(where, "a JSON array of integers", value)
-        return tuple(self.int_value(v, f"{where}[{i}]") for i, v in enumerate(value))
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _parse_tensor(r: _Reader, raw: object, path: str) -> DepsTensor:
@@ -415,7 +336,7 @@ def _parse_arg(r: _Reader, raw: object, path: str, tensors: Mapping[int, DepsTen
     tensor_id = r.u64(obj, "tensor_id", path)
     if tensor_id not in tensors:
         raise r.fail(
-            _join(path, "tensor_id"),
+            join(path, "tensor_id"),
             f"tensor {tensor_id} is not in tensors[]",
             "dep_gen lists every tensor an arg names in tensors[]; the file is inconsistent, regenerate it",
         )
@@ -437,12 +358,12 @@ def _parse_task(r: _Reader, raw: object, path: str, tensors: Mapping[int, DepsTe
     early = r.bool_(obj, "early_dispatch", path)
     kids = r.int_list(obj, "kernel_ids", path)
     if len(kids) != 3:
-        raise r.fail(_join(path, "kernel_ids"), f"expected 3 kernel ids [aic, aiv0, aiv1], got {len(kids)}")
+        raise r.fail(join(path, "kernel_ids"), f"expected 3 kernel ids [aic, aiv0, aiv1], got {len(kids)}")
     for i, k in enumerate(kids):
         if k < -1:
             raise r.fail(f"{path}.kernel_ids[{i}]", f"kernel id {k} is below -1 (-1 = subslot unused)")
     block_num = r.int_(obj, "block_num", path, minimum=1)
-    args_path = _join(path, "args")
+    args_path = join(path, "args")
     args = tuple(
         _parse_arg(r, a, f"{args_path}[{i}]", tensors) for i, a in enumerate(r.list_(obj, "args", path))
     )
@@ -476,19 +397,19 @@ def _parse_edge(
     succ = r.u64(obj, "succ", path)
     if succ not in tasks:
         raise r.fail(
-            _join(path, "succ"),
+            join(path, "succ"),
             f"successor {TaskId.format(succ)} ({succ}) is not a task in tasks[]",
             "only a pred may be missing from tasks[], as alloc_tensors tasks are; the file is "
             "inconsistent or cut, regenerate it",
         )
     arg = r.int_(obj, "arg", path, minimum=-1)
     source: EdgeSource = r.enum(obj, "source", path, EDGE_SOURCES)  # type: ignore[assignment]
-    flags_path = _join(path, "flags")
+    flags_path = join(path, "flags")
     raw_flags = r.list_(obj, "flags", path)
     flags: set[EdgeFlag] = set()
     for i, f in enumerate(raw_flags):
         if not isinstance(f, str):
-            raise r.wrong_type(f"{flags_path}[{i}]", "a string", f)
+            raise r.wrong(f"{flags_path}[{i}]", "a string", f)
         if f not in EDGE_FLAGS:
             raise r.fail(
                 f"{flags_path}[{i}]",
@@ -500,7 +421,7 @@ def _parse_edge(
     tensor_id = _opt_u64(r, obj, "tensor_id", path)
     if tensor_id is not None and tensor_id not in tensors:
         raise r.fail(
-            _join(path, "tensor_id"),
+            join(path, "tensor_id"),
             f"tensor {tensor_id} is not in tensors[]",
             "dep_gen lists every tensor an edge names in tensors[]; the file is inconsistent, regenerate it",
         )
