@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from model.errors import ConfigurationError, ScenarioError
+from model.errors import ConfigurationError
 from model.scenario import Scenario
 from runtime.abg import cites as C
 from runtime.abg.program import ADD, EDGE, BuildProgram, build_program
 from runtime.core import Op, OpKind, Order, ThreadBody
 from runtime.handshake_cores import AIC, AIV, CORE_TYPE_NAMES, HandshakeCores, new_memory
+from runtime.port_inputs import check_port_inputs
 
 M_EDGE_UNCHECKED = "abg.conditional_edge_unchecked"
 M_PUBLISH_BEFORE_EDGES = "abg.publish_before_edges"
@@ -65,15 +66,7 @@ class AbgV1System:
     """One run of a scenario on the aicpu_build_graph v1 port."""
 
     def __init__(self, scenario: Scenario, mutants: Sequence[str] = ()) -> None:
-        unknown = sorted(set(mutants) - set(MUTANTS))
-        if unknown:
-            raise ScenarioError(
-                f"unknown aicpu_build_graph mutant(s) {unknown}",
-                "mutants",
-                f"known: {', '.join(sorted(MUTANTS))}",
-            )
-        if scenario.runtime != "aicpu_build_graph":
-            raise ScenarioError(f"runtime {scenario.runtime!r} is not aicpu_build_graph", "runtime")
+        check_port_inputs(scenario, mutants, "aicpu_build_graph", MUTANTS)
         self.scenario = scenario
         self.mutants = frozenset(mutants)
         self.program: BuildProgram = build_program(scenario, 1, M_PUBLISH_BEFORE_EDGES in self.mutants)

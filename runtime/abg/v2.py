@@ -27,6 +27,7 @@ from runtime.abg.program import ADD, EDGE, BuildProgram, build_program
 from runtime.abg.v1 import assign_cores
 from runtime.core import Op, OpKind, Order, ThreadBody
 from runtime.handshake_cores import AIC, AIV, CORE_TYPE_NAMES, HandshakeCores, new_memory
+from runtime.port_inputs import check_port_inputs
 
 PENDING, COMPLETED = 0, 2  # PTO2TaskState values the protocol compares (PTO2_TASK_COMPLETED = 2)
 
@@ -44,15 +45,7 @@ class AbgV2System:
     """One run of a scenario on the aicpu_build_graph v2 port."""
 
     def __init__(self, scenario: Scenario, mutants: Sequence[str] = ()) -> None:
-        unknown = sorted(set(mutants) - set(MUTANTS))
-        if unknown:
-            raise ScenarioError(
-                f"unknown aicpu_build_graph_v2 mutant(s) {unknown}",
-                "mutants",
-                f"known: {', '.join(sorted(MUTANTS))}",
-            )
-        if scenario.runtime != "aicpu_build_graph_v2":
-            raise ScenarioError(f"runtime {scenario.runtime!r} is not aicpu_build_graph_v2", "runtime")
+        check_port_inputs(scenario, mutants, "aicpu_build_graph_v2", MUTANTS)
         if scenario.config.serial_orch_sched:
             raise ScenarioError(
                 "serial_orch_sched is not ported for aicpu_build_graph_v2", "config.serial_orch_sched"

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from model.errors import ScenarioError
 from model.scenario import Scenario
 from runtime.core import PINNED_COMMIT, Cite, Op, OpKind, Order, ThreadBody
 from runtime.handshake_cores import CORE_TYPE_NAMES, HandshakeCores, new_memory
 from runtime.hbg.host_build import SHAPE_DUMMY, HostGraph, build_host_graph
+from runtime.port_inputs import check_port_inputs
 
 assert PINNED_COMMIT.startswith("6ebaf7715")
 _HBG = "src/a2a3/runtime/host_build_graph/"
@@ -71,15 +71,7 @@ class HbgSystem:
     """One run of a scenario on the host_build_graph port."""
 
     def __init__(self, scenario: Scenario, mutants: Sequence[str] = ()) -> None:
-        unknown = sorted(set(mutants) - set(MUTANTS))
-        if unknown:
-            raise ScenarioError(
-                f"unknown host_build_graph mutant(s) {unknown}",
-                "mutants",
-                f"known: {', '.join(sorted(MUTANTS))}",
-            )
-        if scenario.runtime != "host_build_graph":
-            raise ScenarioError(f"runtime {scenario.runtime!r} is not host_build_graph", "runtime")
+        check_port_inputs(scenario, mutants, "host_build_graph", MUTANTS)
         self.scenario = scenario
         self.mutants = frozenset(mutants)
         self.graph: HostGraph = build_host_graph(scenario)
