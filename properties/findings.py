@@ -27,6 +27,7 @@ class Finding:
     cxx_functions: tuple[str, ...]
     explanation: str
     artifact: str  # path relative to the repository root
+    reproduce: str = ""  # the command that shows it, where `ptocheck replay ARTIFACT` does not
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -108,24 +109,11 @@ def load_model_artifact(path: Path) -> tuple[Scenario, list[tuple[int, int, int]
     return artifact.scenario, list(artifact.actions), artifact.finding or ""
 
 
-@dataclass(frozen=True)
-class SmtFinding:
-    """A finding from the Z3 proofs (properties/smt): a counterexample to an invariant of a faithful
-    encoding of the C++ (or a width the C++ does not guard). `reproduce` is the command that shows it;
-    `artifact` holds the decoded counterexample or the concrete schedule (relative to the repo root)."""
-
-    ident: str
-    runtime: str
-    property_name: str
-    spec: str
-    cxx_functions: tuple[str, ...]
-    explanation: str
-    reproduce: str
-    artifact: str
-
-
-SMT_FINDINGS: tuple[SmtFinding, ...] = (
-    SmtFinding(
+# Findings of the Z3 proofs (properties/smt): counterexamples to invariants of a faithful encoding of the
+# C++, or widths the C++ does not guard. Their artifacts hold decoded counterexamples, not replayable runs,
+# so they are kept out of FINDINGS (the signature registry campaigns match against).
+SMT_FINDINGS: tuple[Finding, ...] = (
+    Finding(
         ident="F-SMT-R8-UNPREPARED-RECLAIM",
         runtime="tensormap_and_ringbuffer",
         property_name="unprepared_not_reclaimed",
@@ -149,7 +137,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
         reproduce="ptocheck prove --section proof --system window-cxx",
         artifact="tests/regressions/smt/smt_r8_unprepared_reclaim.json",
     ),
-    SmtFinding(
+    Finding(
         ident="F-SMT-G1-OWN-SLOT",
         runtime="tensormap_and_ringbuffer",
         property_name="generation_check_own_slot",
@@ -169,7 +157,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
         reproduce="ptocheck prove --section proof --system window",
         artifact="tests/regressions/smt/smt_g1_own_slot.json",
     ),
-    SmtFinding(
+    Finding(
         ident="F-LIMIT-INT32-TASK-ID",
         runtime="tensormap_and_ringbuffer",
         property_name="window_bound",
@@ -183,7 +171,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
         reproduce="ptocheck prove --section limit",
         artifact="tests/regressions/smt/smt_limit_int32_task_id.json",
     ),
-    SmtFinding(
+    Finding(
         ident="F-LIMIT-CLAIM31",
         runtime="tensormap_and_ringbuffer",
         property_name="balanced_iff_all_released",
@@ -198,7 +186,7 @@ SMT_FINDINGS: tuple[SmtFinding, ...] = (
         reproduce="ptocheck prove --section limit",
         artifact="tests/regressions/smt/smt_limit_claim31.json",
     ),
-    SmtFinding(
+    Finding(
         ident="F-LIMIT-POOL-COUNTER",
         runtime="tensormap_and_ringbuffer",
         property_name="pool_bounds",
