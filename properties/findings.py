@@ -47,6 +47,8 @@ FINDINGS: tuple[Finding, ...] = (
             "PTO2SchedulerState::on_task_release (reads slot_state.payload)",
             "RingSchedState::advance_ring_pointers",
             "prepare_task / PTO2TaskAllocator::alloc (RT/pto_orchestrator.cpp)",
+            # a hidden alloc task rebinds a slot exactly as a submit does (spec §2.5)
+            "PTO2OrchestratorState::alloc_tensors (hidden alloc task: alloc + prepare_task)",
         ),
         explanation=(
             "check_and_handle_consumed flips COMPLETED->CONSUMED whenever rc == fc, with no term for the "

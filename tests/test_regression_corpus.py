@@ -65,6 +65,18 @@ def test_artifact_replays_strictly_as_expected(path: Path) -> None:
         pytest.fail(f"{path.name}: an unregistered failure of {TRB}; register it in properties/findings.py")
 
 
+FINDING_ARTIFACTS = [p for p in ARTIFACTS if load_artifact(p).finding is not None]
+
+
+@pytest.mark.parametrize("path", FINDING_ARTIFACTS, ids=lambda p: p.name)
+def test_campaigns_classify_a_finding_artifact_as_its_finding(path: Path) -> None:
+    """A campaign that hits a registered finding again (with any blamed step) reports it as known."""
+    from fuzz.campaigns.known import KNOWN, classify
+
+    artifact = load_artifact(path)
+    assert classify(artifact.signature, artifact.mutants) == (KNOWN, artifact.finding)
+
+
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_non_artifact_files_are_valid_scenarios(path: Path) -> None:
     assert load_scenario(path).tasks()
