@@ -13,15 +13,16 @@ import pkgutil
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from model.builders import BUILTIN_SCENARIOS, DEFAULT_EXPLORE_SCENARIOS
-from model.errors import PtocheckError, ScenarioError
+from fuzz.scenario_args import add_runtime_argument, default_scenarios, load_scenario_arg, resolve_scenario
+from model.builders import BUILTIN_SCENARIOS
+from model.errors import PtocheckError
 from model.explorer import REDUCTIONS, ExploreResult, explore, supported_reduction
 from model.report import format_violation
-from model.scenario import Scenario, dump_scenario, load_scenario
-from model.trb_model import TrbModel
+from model.scenario import Scenario, dump_scenario
+from properties.runtimes import model_for
 
 EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
 # Keeps the README's main job to a few minutes on one core; a cut run says "bounded(states=...)".
@@ -30,16 +31,15 @@ DEFAULT_MAX_STATES = 3_000_000
 
 def _resolve(spec: str) -> tuple[Scenario, str]:
     """A built-in scenario name or a path to a scenario JSON file; returns it and how to name it again."""
-    if spec in BUILTIN_SCENARIOS:
-        return BUILTIN_SCENARIOS[spec](), spec
-    path = Path(spec)
-    if path.suffix == ".json" or path.exists():
-        return load_scenario(path), str(path)
-    known = ", ".join(sorted(BUILTIN_SCENARIOS))
-    raise ScenarioError(f"no built-in scenario or file named {spec!r}", "scenario", f"built-ins: {known}")
+    return load_scenario_arg(spec)
 
 
-def _outcome_text(model: TrbModel, result: ExploreResult[object, object]) -> str:
+def _runtime_tag(scenario: Scenario) -> str:
+    """` [runtime]` for a scenario of another runtime than tensormap_and_ringbuffer (whose lines stay as they were)."""
+    return "" if scenario.runtime == "tensormap_and_ringbuffer" else f" [{scenario.runtime}]"
+
+
+def _outcome_text(model: Any, result: ExploreResult[object, object]) -> str:
     expected = model.scenario.expected
     if result.violations:
         return "VIOLATION"
@@ -51,11 +51,14 @@ def _outcome_text(model: TrbModel, result: ExploreResult[object, object]) -> str
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    names = args.scenarios or list(DEFAULT_EXPLORE_SCENARIOS)
-    resolved = [_resolve(n) for n in names]  # reject bad input before any work starts
+    names, skipped = (args.scenarios, []) if args.scenarios else default_scenarios(args.runtime)
+    for name in skipped:
+        print(f"{name}: skipped (no {args.runtime} variant of this default scenario)")
+    # reject bad input before any work starts
+    resolved = [resolve_scenario(n, args.runtime) for n in names]
     worst = EXIT_OK
     for scenario, handle in resolved:
-        model = TrbModel(scenario)
+        model = model_for(scenario)
         reduction = supported_reduction(model) if args.reduction == "auto" else args.reduction
         started = time.perf_counter()
         result = explore(
@@ -70,7 +73,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
             "result": result.bounds_text(),
             "reduction": result.reduction,
             "seconds": round(seconds, 2),
-            "outcome": _outcome_text(model, result),  # type: ignore[arg-type]
+            "runtime": scenario.runtime,
+            "outcome": _outcome_text(model, result),
             "unwitnessed": list(result.unwitnessed),
             "scaled_constants": {k: {"default": d, "value": v} for k, (d, v) in scaled.items()},
             "violations": [v.property_name for v in result.violations],
@@ -79,7 +83,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             print(json.dumps(line, sort_keys=True))
         else:
             print(
-                f"{scenario.name}: {result.states} states, {result.bounds_text()}, {seconds:.1f}s, "
+                f"{scenario.name}{_runtime_tag(scenario)}: {result.states} states, {result.bounds_text()}, {seconds:.1f}s, "
                 f"reduction {result.reduction}; {line['outcome']}"
             )
             if scaled:
@@ -95,7 +99,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
                         violation,
                         engine=f"exhaustive BFS (reference model, reduction {result.reduction})",
                         bounds=result.bounds_text(),
-                        replay_command=f"ptocheck explore {handle}",
+                        replay_command=f"ptocheck explore {handle}"
+                        + (f" --runtime {args.runtime}" if args.runtime and "--runtime" not in handle else ""),
                     )
                 )
     return worst
@@ -132,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "auto = the strongest the model offers, none = plain exhaustive search",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    add_runtime_argument(p)
     p.set_defaults(func=cmd_explore)
     p = sub.add_parser("scenarios", help="list the built-in scenarios, or print one as JSON")
     p.add_argument("name", nargs="?", help="a built-in name or a scenario file to print")

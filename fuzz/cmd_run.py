@@ -1,19 +1,22 @@
-"""`ptocheck run SCENARIO`: one execution of the step-level TRB port under a chosen scheduler.
+"""`ptocheck run SCENARIO`: one execution of a step-level port under a chosen scheduler.
 
-Prints the verdict: the outcome (done / deadlock / step-limit), the number of steps, the schedule in its
+The port is the scenario's runtime's (or `--runtime`'s: see fuzz/scenario_args.py), with its per-step
+property checks on (`properties.runtimes.observers_for`). Prints the verdict: the outcome (done /
+deadlock / step-limit / failure), the number of steps, the first violated property, the schedule in its
 one-line replayable form, every thread's state when the run did not finish, and (with --trace) the
 numbered step table with the C++ function of every step. Exit 0 when the run reached the scenario's
-expected outcome, 1 when it did not (deadlock, livelock, wrong fatal), 2 on bad input.
+expected outcome with no property violated, 1 when it did not (violation, deadlock, livelock, wrong
+fatal), 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from model.builders import BUILTIN_SCENARIOS
-from model.errors import PtocheckError, ScenarioError
-from model.scenario import Scenario, load_scenario
+from fuzz.scenario_args import add_runtime_argument, resolve_scenario
+from model.errors import PtocheckError
+from properties.runtimes import mutants_for, observers_for, system_for
+from runtime.core import System
 from runtime.execution import (
     DONE,
     RandomScheduler,
@@ -25,24 +28,13 @@ from runtime.execution import (
     run_once,
 )
 from runtime.trb import TrbSystem
-from runtime.trb.mutants import MUTANTS
+from runtime.trb.mutants import MUTANTS as TRB_MUTANTS
 
 EXIT_OK, EXIT_VIOLATION = 0, 1
 SCHEDULERS = ("round-robin", "random", "pct")
 
 
-def resolve_scenario(spec: str) -> Scenario:
-    """A built-in scenario name or a scenario JSON file."""
-    if spec in BUILTIN_SCENARIOS:
-        return BUILTIN_SCENARIOS[spec]()
-    path = Path(spec)
-    if path.suffix == ".json" or path.exists():
-        return load_scenario(path)
-    known = ", ".join(sorted(BUILTIN_SCENARIOS))
-    raise ScenarioError(f"no built-in scenario or file named {spec!r}", "scenario", f"built-ins: {known}")
-
-
-def make_scheduler(name: str, seed: int, depth: int) -> tuple[Scheduler, str]:
+def make_scheduler(name: str, seed: int, depth: int, steps_estimate: int = 100) -> tuple[Scheduler, str]:
     """The scheduler and a one-line description of what it guarantees."""
     if name == "round-robin":
         return RoundRobinScheduler(), "round-robin"
@@ -51,29 +43,47 @@ def make_scheduler(name: str, seed: int, depth: int) -> tuple[Scheduler, str]:
         return rnd, f"random, seed {seed}"
     from runtime.pct import PCTScheduler  # the PCT engine is optional for this command's other modes
 
-    return PCTScheduler(seed, depth=depth), f"pct, seed {seed}, depth {depth}"
+    return PCTScheduler(seed, depth=depth, steps_estimate=steps_estimate), f"pct, seed {seed}, depth {depth}"
+
+
+def _mutant_label(runtime: str, name: str) -> str:
+    """The catalogue id of a tensormap_and_ringbuffer mutant; what another runtime's mutant changes."""
+    if runtime == "tensormap_and_ringbuffer":
+        return TRB_MUTANTS[name].catalogue_id
+    return mutants_for(runtime)[name]
+
+
+def _calibrated_steps(system: System, max_steps: int) -> int:
+    """PCT's k for this scenario: the length of a round-robin run (as `ptocheck search` calibrates it)."""
+    probe = RoundRobinScheduler()
+    probe.new_execution()
+    return max(run_once(system, probe, max_steps=max_steps, record_trace=False).steps, 1)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    scenario = resolve_scenario(args.scenario)
+    scenario, _ = resolve_scenario(args.scenario, args.runtime)
     mutants = tuple(args.mutant or ())
     if args.max_steps < 1:
         raise PtocheckError(f"--max-steps must be >= 1, got {args.max_steps}", "--max-steps")
-    system = TrbSystem(scenario, mutants)
+    system = system_for(scenario, mutants)
+    observers = observers_for(scenario)(system)
     if args.schedule:
-        scheduler: Scheduler = ReplayScheduler(decode_schedule(args.schedule, "--schedule"), system.thread_names())
+        # thread names for divergence reports, from a throwaway instance (threads() is called once per system)
+        names = [name for name, _, _ in system_for(scenario, mutants).threads()]
+        scheduler: Scheduler = ReplayScheduler(decode_schedule(args.schedule, "--schedule"), names)
         desc = "strict replay of --schedule"
     else:
-        scheduler, desc = make_scheduler(args.scheduler, args.seed, args.depth)
+        k = _calibrated_steps(system_for(scenario, mutants), args.max_steps) if args.scheduler == "pct" else 100
+        scheduler, desc = make_scheduler(args.scheduler, args.seed, args.depth, k)
     scheduler.new_execution()
-    result = run_once(system, scheduler, max_steps=args.max_steps, record_trace=args.trace)
+    result = run_once(system, scheduler, observers, max_steps=args.max_steps, record_trace=args.trace)
     expected = scenario.expected.label
-    reached = result.outcome == DONE
-    print(f"scenario: {scenario.name} (runs={scenario.runs}, expected: {expected})")
+    reached = result.outcome == DONE and result.failure is None
+    print(f"scenario: {scenario.name} [{scenario.runtime}] (runs={scenario.runs}, expected: {expected})")
     print(f"scheduler: {desc}" + (f"; {scheduler.bound_text()}" if hasattr(scheduler, "bound_text") else ""))
     if mutants:
-        print("mutants: " + ", ".join(f"{m} ({MUTANTS[m].catalogue_id})" for m in mutants))
-    code = system.fatal_code()
+        print("mutants: " + ", ".join(f"{m} ({_mutant_label(scenario.runtime, m)})" for m in mutants))
+    code = system.fatal_code() if isinstance(system, TrbSystem) else 0
     verdict = "expected outcome reached" if reached else "expected outcome NOT reached"
     print(f"outcome: {result.outcome} after {result.steps} steps ({result.preemptions} preemptions): {verdict}")
     if code:
@@ -94,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="run the step-level TRB port once under a scheduler and print the verdict")
+    p = sub.add_parser("run", help="run a step-level port once under a scheduler and print the verdict")
     p.add_argument("scenario", help="a built-in scenario name or a scenario JSON file")
     p.add_argument("--scheduler", choices=SCHEDULERS, default="random", help="how threads are interleaved")
     p.add_argument("--seed", type=int, default=0, help="seed of the random / pct scheduler (default 0)")
@@ -103,8 +113,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--mutant",
         action="append",
         metavar="NAME",
-        help="turn on a mutant switch (repeatable); see runtime/trb/mutants.py",
+        help="turn on a mutant switch (repeatable); `ptocheck mutants` lists them",
     )
+    add_runtime_argument(p)
     p.add_argument("--schedule", metavar="TEXT", help="replay this schedule (ptosched1:...) strictly instead")
     p.add_argument("--max-steps", type=int, default=400_000, help="livelock bound (default 400,000 steps)")
     p.add_argument("--trace", action="store_true", help="print every step with its C++ function")

@@ -83,4 +83,29 @@ BUILTIN_SCENARIOS: dict[str, Callable[[], Scenario]] = {
 
 DEFAULT_EXPLORE_SCENARIOS: tuple[str, ...] = ("pa_two_blocks", "pa_scope_deadlock")
 
-__all__ = ["BUILTIN_SCENARIOS", "DEFAULT_EXPLORE_SCENARIOS"]
+RUNTIME_FAMILIES: tuple[dict[str, str], ...] = (
+    {
+        "tensormap_and_ringbuffer": "pa_two_blocks",
+        "aicpu_build_graph": "abg_pa_two_blocks",
+        "aicpu_build_graph_v2": "abg2_pa_two_blocks",
+        "host_build_graph": "hbg_pa_two_blocks",
+    },
+    {
+        "tensormap_and_ringbuffer": "pa_var_seq4",
+        "aicpu_build_graph": "abg_pa_var_seq4",
+        "host_build_graph": "hbg_pa_var_seq4",
+    },
+)
+"""One workload's built-in scenario on each runtime that has it (runtime -> built-in name): the task graph
+that runtime's own example builds for the same program (see pa_other_runtimes.py)."""
+
+
+def builtin_variant(name: str, runtime: str) -> str | None:
+    """The built-in scenario of `name`'s workload on `runtime`, or None when that runtime has no variant."""
+    for family in RUNTIME_FAMILIES:
+        if name in family.values():
+            return family.get(runtime)
+    return None
+
+
+__all__ = ["BUILTIN_SCENARIOS", "DEFAULT_EXPLORE_SCENARIOS", "RUNTIME_FAMILIES", "builtin_variant"]
