@@ -1,6 +1,7 @@
 """Fuzz campaign benchmark: executions per second on 1 and 2 workers, replay time, time to find each mutant.
 
-    python benchmarks/bench_fuzz.py [--rate-seconds 30] [--mutant-budget 120] [--mutants M_A,M_B] [--seed 1]
+    python benchmarks/bench_fuzz.py [--rate-seconds 30] [--mutant-budget 120] [--mutant-iterations N]
+                                    [--mutants M_A,M_B] [--seed 1]
 
 * Rate: the default campaign from a fresh corpus for `--rate-seconds` wall-clock seconds, once with one
   worker and once with two, fixed seed. Prints executions, executions per wall second and per CPU second
@@ -8,8 +9,11 @@
 * Replay: strict replay of every artifact in tests/regressions/ (and of one fresh port-run artifact if
   the mutant runs produced one), wall seconds each.
 * Mutants: for every implemented mutant of runtime/trb/mutants.py, the default campaign with that
-  mutant switched on, one worker, fixed seed, fresh corpus, stopping at the first failure; prints the
-  seconds into the campaign when it was found (or "not found within the budget") and what found it.
+  mutant switched on, one worker, fixed seed, fresh corpus, stopping at the first failure of the
+  mutant; prints the wall seconds into the campaign when it was found, the CPU seconds the campaign had
+  used by then (the number that does not depend on what else the machine runs), the executions, and what
+  found it (or "not found within the budget"). `--mutant-iterations N` makes the budget N inputs
+  instead of wall seconds (the same inputs on any machine).
 """
 
 from __future__ import annotations
@@ -68,30 +72,34 @@ def replay_times(extra: list[Path]) -> None:
         print(f"  {path.name}: {artifact.kind}, {dt:.3f}s, reproduced={out.reproduced}")
 
 
-def mutant_times(names: list[str], budget: float, seed: int) -> list[Path]:
+def mutant_times(names: list[str], budget: float, iterations: int | None, seed: int) -> list[Path]:
     kept: list[Path] = []
     keep_dir = Path(tempfile.mkdtemp(prefix="bench_fuzz_"))
+    limit = f"{iterations} inputs" if iterations else f"{budget:.0f}s"
     for name in names:
         corpus = keep_dir / name
+        cpu0 = time.process_time()  # one worker runs in this process
         s = run_campaign(
             FuzzOptions(
                 campaign="default",
                 seed=seed,
                 workers=1,
-                budget_seconds=budget,
+                budget_seconds=None if iterations else budget,
+                iterations=iterations,
                 corpus=corpus,
                 mutants=(name,),
                 stop_on_failure=True,
             )
         )
+        cpu = time.process_time() - cpu0
         found = [f for f in s.findings if f.session_count and f.classification == "mutant"]
         if not found:
-            print(f"  {name:34s} not found within {budget:.0f}s ({s.executions} executions)")
+            print(f"  {name:34s} not found within {limit} ({s.executions} executions, {cpu:.1f} CPU-s)")
             continue
         f = found[0]
         print(
-            f"  {name:34s} found after {f.first_seconds or 0:.1f}s ({s.executions} executions): "
-            f"{f.signature[1]} in {f.signature[2]}"
+            f"  {name:34s} found after {f.first_seconds or 0:.1f}s wall, {cpu:.1f} CPU-s ({s.executions} executions, "
+            f"{s.iterations} inputs): {f.signature[1]} in {f.signature[2]}"
         )
         kept.append(Path(f.path))
     return kept
@@ -100,7 +108,8 @@ def mutant_times(names: list[str], budget: float, seed: int) -> list[Path]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate-seconds", type=float, default=30.0)
-    ap.add_argument("--mutant-budget", type=float, default=120.0)
+    ap.add_argument("--mutant-budget", type=float, default=120.0, help="wall seconds per mutant")
+    ap.add_argument("--mutant-iterations", type=int, default=None, help="a budget of inputs per mutant instead")
     ap.add_argument("--mutants", default="", help="comma-separated subset (default: every implemented mutant)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-rate", action="store_true")
@@ -114,8 +123,9 @@ def main() -> int:
     extra: list[Path] = []
     if not args.skip_mutants:
         names = [m for m in args.mutants.split(",") if m] or [m.name for m in MUTANTS.values() if m.status == IMPLEMENTED]
-        print(f"time to find each mutant (default campaign, 1 worker, seed {args.seed}, budget {args.mutant_budget:.0f}s):")
-        extra = mutant_times(names, args.mutant_budget, args.seed)[:1]
+        limit = f"{args.mutant_iterations} inputs" if args.mutant_iterations else f"{args.mutant_budget:.0f}s"
+        print(f"time to find each mutant (default campaign, 1 worker, seed {args.seed}, budget {limit}):")
+        extra = mutant_times(names, args.mutant_budget, args.mutant_iterations, args.seed)[:1]
     print("strict replay:")
     replay_times(extra)
     return 0

@@ -1,8 +1,16 @@
 """Schedule-search throughput on one core: executor steps per second, PCT runs per second, DFS distinct
 states per minute (toys, and the TRB port on a built-in scenario when it is importable).
 
-Not a test (tests never time). Example:
+Not a test (tests never time). Examples:
     python benchmarks/bench_search.py --seconds 60 --bounds 0,1,2
+    python benchmarks/bench_search.py --issue-target --cpu-seconds 300   # issue 3's DFS target (see below)
+
+`--issue-target` runs exactly issue 3's DFS requirement and nothing else: exhaustive stateful DFS (sleep
+sets, known successors) with preemption bound 2, iterative (bounds 0, 1, 2 in turn, so a cut run still
+certifies the bounds it finished), on pa_two_blocks (W = 8 on ring 2, 4 elsewhere; one orchestrator, two
+scheduler threads), one core, cut at `--cpu-seconds` of process time (the target is 300). It prints the
+states, executions, CPU time, and how every execution ended (the target: every one "done", i.e. all tasks
+consumed, or a registered finding), then the verdict line.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from collections.abc import Callable
 
 from model.builders import BUILTIN_SCENARIOS
 from runtime.core import Executor, Failure, StepRecord, System
-from runtime.dfs import DfsEngine, DfsResult
+from runtime.dfs import CHECK_EVERY, DfsEngine, DfsResult
 from runtime.execution import RandomScheduler, run_once
 from runtime.pct import PCTScheduler
 from runtime.toys import CheckThenUse, Grid, SpinHandoff
@@ -92,7 +100,13 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=5.0, help="budget per throughput measurement")
     parser.add_argument("--bounds", default="0,1,2", help="preemption bounds for the TRB DFS runs")
     parser.add_argument("--scenario", default="pa_two_blocks", choices=sorted(BUILTIN_SCENARIOS))
+    parser.add_argument("--issue-target", action="store_true", help="only issue 3's DFS target (see the docstring)")
+    parser.add_argument("--preemptions", type=int, default=2, help="--issue-target: the preemption bound")
+    parser.add_argument("--cpu-seconds", type=float, default=300.0, help="--issue-target: process-time budget")
     args = parser.parse_args()
+    if args.issue_target:
+        issue_target(args.scenario, args.preemptions, args.cpu_seconds)
+        return
     bounds = [int(b) for b in args.bounds.split(",") if b]
 
     def trb() -> System:
@@ -138,6 +152,45 @@ def main() -> None:
             print(dfs_line(f"trb {args.scenario}", trb, bound, args.seconds))
         except Exception as err:
             print(f"  trb {args.scenario} P={bound}: unavailable: {type(err).__name__}: {err}")
+
+
+def issue_target(scenario: str, preemptions: int, cpu_seconds: float) -> None:
+    from properties.findings import FINDINGS
+    from runtime.trb import TrbSystem
+
+    built = BUILTIN_SCENARIOS[scenario]()
+
+    def progress(result: DfsResult) -> None:
+        if result.transitions % (CHECK_EVERY * 200) < CHECK_EVERY:
+            print(f"  ... {result.states} states, {result.executions} executions, "
+                  f"{result.stats['cpu_seconds']:.0f} CPU-s", flush=True)
+
+    print(f"issue 3 DFS target: {scenario}, preemption bound {preemptions} (iterative 0..{preemptions}), "
+          f"stateful + sleep sets, one core, budget {cpu_seconds:.0f} CPU-s (target: complete in 300)")
+    result = DfsEngine(
+        lambda: TrbSystem(built),
+        preemption_bound=preemptions,
+        iterative=True,
+        stop_at_first_failure=False,
+        max_cpu_seconds=cpu_seconds,
+        progress=progress,
+    ).run()
+    cpu = result.stats["cpu_seconds"]
+    finished = "none" if result.completed_bound is None else str(result.completed_bound)
+    print(f"states:      {result.states}")
+    print(f"executions:  {result.executions}")
+    print(f"CPU time:    {cpu:.1f} s ({result.stats['replay_cpu_seconds'] / max(cpu, 1e-9):.0%} replaying "
+          f"prefixes to backtrack, {result.stats['state_key_cpu_seconds'] / max(cpu, 1e-9):.0%} state keys)")
+    print(f"bounds finished: {finished} (of 0..{preemptions})")
+    print("how the executions ended:")
+    for outcome, count in result.end_outcomes.items():
+        print(f"  {count:>8}  {outcome}")
+    registered = {f.property_name for f in FINDINGS}
+    for failure in result.failures:
+        known = " (registered finding)" if failure.property_id in registered else ""
+        print(f"  failure{known}: {failure.line()[:240]}")
+    print(f"  {result.summary_line()}")
+    print(f"verdict: {result.verdict()}")
 
 
 def _first_run() -> RandomScheduler:

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--no-replay",
         action="store_true",
-        help="skip the replay through the model (O(tasks) per event); the verdict is then at best partial",
+        help="skip the replay through the model (O(tasks) per model step); the verdict is then at best partial",
     )
     p.add_argument(
         "--replay-max-tasks",

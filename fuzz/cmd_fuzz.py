@@ -17,6 +17,7 @@ from fuzz.campaigns import (
     run_campaign,
 )
 from fuzz.corpus import DEFAULT_CORPUS
+from model.scenario import RUNTIMES
 
 EXIT_INTERRUPTED = 130
 
@@ -32,6 +33,8 @@ def _command(args: argparse.Namespace) -> str:
     parts += ["--workers", str(default_workers() if args.workers is None else args.workers), "--corpus", str(args.corpus)]
     if args.database:
         parts += ["--database", args.database]
+    if args.runtime is not None:
+        parts += ["--runtime", args.runtime]
     for m in args.mutant or ():
         parts += ["--mutant", m]
     return shlex.join(parts).replace("SEED", "{seed}", 1)
@@ -69,6 +72,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         corpus=Path(args.corpus),
         database=args.database,
         mutants=tuple(args.mutant or ()),
+        runtime=args.runtime,
         stop_on_failure=args.stop_on_failure,
         fresh=args.fresh,
         progress=None if args.quiet else sys.stderr,
@@ -104,6 +108,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Hypothesis example database for the inputs: a directory or redis://host:port/db (default CORPUS/hypothesis)",
     )
     p.add_argument("--mutant", action="append", metavar="NAME", help="switch a port mutant on (repeatable; port arms only)")
+    p.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=None,
+        help="fuzz this runtime's port (default tensormap_and_ringbuffer): the campaign's port arms whose "
+        "scenarios run there (generated programs also run on host_build_graph; aicpu_build_graph: built-ins)",
+    )
     p.add_argument("--stop-on-failure", action="store_true", help="stop at the first failure")
     p.add_argument("--fresh", action="store_true", help="ignore the campaign's saved statistics (the corpus is kept)")
     p.add_argument("--quiet", action="store_true", help="no progress line")

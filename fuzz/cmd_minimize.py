@@ -26,7 +26,16 @@ def cmd_minimize(args: argparse.Namespace) -> int:
     sig = " / ".join(artifact.signature.as_list())
     print(f"minimizing {path} ({artifact.kind}; signature {sig})")
     log = None if args.quiet else (lambda line: print(line, flush=True))
-    result = minimize(artifact, seconds=args.max_seconds, max_states=args.max_states, source=str(path), log=log)
+    if args.max_candidates is not None and args.max_candidates < 1:
+        raise PtocheckError(f"--max-candidates must be >= 1, got {args.max_candidates}", "--max-candidates")
+    result = minimize(
+        artifact,
+        seconds=args.max_seconds,
+        max_states=args.max_states,
+        source=str(path),
+        log=log,
+        max_attempts=args.max_candidates,
+    )
     save_artifact(out, result.minimized)
     command = f"ptocheck replay {out}"
     if result.minimized.kind == "model-path":
@@ -35,7 +44,7 @@ def cmd_minimize(args: argparse.Namespace) -> int:
         outcome = replay_port_artifact(result.minimized, command)
     if not outcome.reproduced:  # the search only keeps candidates that fail this way: a tool bug
         raise PtocheckError("the minimized artifact does not reproduce under strict replay", str(out), "report this")
-    budget = " (time budget reached)" if result.stopped_by_budget else ""
+    budget = " (budget reached)" if result.stopped_by_budget else ""
     print(f"before: {result.before.text()}")
     print(f"after:  {result.after.text()}")
     print(f"{result.attempts} candidates tried, {result.accepted} kept, {result.seconds:.1f}s{budget}")
@@ -57,6 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=DEFAULT_MINIMIZE_SECONDS,
         help=f"time budget of the search (default {DEFAULT_MINIMIZE_SECONDS:.0f}s)",
+    )
+    p.add_argument(
+        "--max-candidates",
+        type=int,
+        default=None,
+        help="also stop after trying this many candidates (a budget independent of the machine's speed)",
     )
     p.add_argument(
         "--max-states",

@@ -4,7 +4,8 @@ Prints one row per verification condition: invariant, method (induction step / i
 sanity), result (Proved, Counterexample, Unknown, Witnessed, Vacuous) and CPU time, then the
 assumptions each proof rests on. Registered findings, refuted spec claims and caught mutants are
 expected counterexamples and say so. Exit 1 when any row differs from its expectation (an unexpected
-counterexample, an Unknown, a mutant that is not caught, a vacuous step); 0 otherwise.
+counterexample, an Unknown, a mutant that is not caught, a vacuous step, a counterexample that
+the executable model does not reproduce when replayed); 0 otherwise.
 
 z3 is imported only when the command runs (properties.smt imports it).
 """
@@ -45,6 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _result_text(row: Any) -> str:
     text = str(row.result)
+    if row.replay_failed:
+        return f"{text} -- NOT REPRODUCED by the model"
     if row.ok and row.expect.finding:
         return f"{text} (finding {row.expect.finding})"
     if row.ok and row.section == "mutant":
@@ -105,6 +108,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
                 "rlimit": row.rlimit,
                 "detail": row.detail,
                 "replay": row.replay,
+                "replay_failed": row.replay_failed,
                 "assumptions": list(row.assumptions),
             }
             if row.counterexample is not None:

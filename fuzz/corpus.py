@@ -54,6 +54,14 @@ def open_database(spec: str) -> ExampleDatabase:
             client = redis.Redis.from_url(spec)
         except ValueError as e:
             raise CorpusError(f"not a redis URL: {e}", spec, "use redis://host:port/db") from None
+        # The client connects lazily: ask the server now, so an unreachable one is one clear error here
+        # and not a traceback from the middle of a campaign.
+        try:
+            client.ping()
+        except getattr(redis, "RedisError", OSError) as e:
+            raise CorpusError(
+                f"cannot reach the redis server: {e}", spec, "start the server or fix host, port and database"
+            ) from None
         db: ExampleDatabase = RedisExampleDatabase(client)
         return db
     if "://" in spec:

@@ -3,14 +3,17 @@
 Greedy passes over the scenario and (for port runs) the schedule, repeated until nothing more can be
 removed or the time budget is spent. A candidate is kept only when it fails with exactly the same
 signature (runtime, property, C++ function) and is smaller by `Size` (lexicographic: tasks, scopes,
-edges, steps, preemptions), and, for a scenario whose expected outcome its program decides, when the
+edges, arguments, preemptions, steps: a reader follows a long run without switches more easily than a
+short one that jumps between threads), and, for a scenario whose expected outcome its program decides, when the
 candidate's own program still decides the same expected outcome (so a reduction can never turn a
 failure into behaviour the runtime is allowed to have).
 
 * Port runs are searched with lenient replay: the candidate follows the current schedule by thread
   name while the recorded thread can run, otherwise it stays on the current thread (no preemption) or
   takes the next runnable one; the schedule it actually took is recorded, so the result replays
-  strictly.
+  strictly. Besides cutting the schedule, the search moves context switches: it runs a thread's later
+  stretch right after its earlier one (or the earlier one right before the later one), moves a switch
+  later or earlier by a few steps, and removes single switches.
 * Model paths are re-derived by bounded breadth-first search on the candidate scenario with only the
   failing property checked, so the path is a shortest one.
 """
@@ -47,6 +50,7 @@ from properties.replay import (
     artifact_observers,
     observer_factory,
     port_outcome_asserted,
+    port_system,
     run_port_system,
 )
 from properties.sizing import static_outcome
@@ -63,13 +67,13 @@ class Size:
     scopes: int
     edges: int  # dependency edges the program implies
     args: int  # tensor arguments, explicit dependencies and tensor-data ops (what could imply edges)
+    preemptions: int  # before steps: fewer switches between threads read more easily than fewer steps
     steps: int
-    preemptions: int
 
     def text(self) -> str:
         return (
             f"{self.tasks} tasks, {self.scopes} scopes, {self.edges} edges, {self.args} arguments, "
-            f"{self.steps} steps, {self.preemptions} preemptions"
+            f"{self.preemptions} preemptions, {self.steps} steps"
         )
 
 
@@ -135,6 +139,71 @@ class LenientScheduler:
 
 def _names(schedule: Sequence[int], thread_names: Sequence[str]) -> list[str]:
     return [thread_names[t] if 0 <= t < len(thread_names) else f"?{t}" for t in schedule]
+
+
+# --------------------------------------------------------------------------------- schedule edits
+
+SWITCH_SHIFTS = (1, 2, 4, 8)
+"""How many steps a context switch is moved later or earlier."""
+
+
+def segments(schedule: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The schedule as maximal stretches of one thread: (thread, start, end) with end exclusive."""
+    out: list[tuple[str, int, int]] = []
+    start = 0
+    for i in range(1, len(schedule) + 1):
+        if i == len(schedule) or schedule[i] != schedule[start]:
+            out.append((schedule[start], start, i))
+            start = i
+    return out
+
+
+def switch_candidates(schedule: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """Schedules with the context switches moved, those that remove the most switches first:
+
+    * merge: a thread's stretch moved to right after its previous stretch (it runs on instead of being
+      switched out and back), or its previous stretch moved to right before this one;
+    * shift: the switch between two stretches moved later (the first thread runs a few more of its own
+      later steps first) or earlier (the second thread takes over a few steps sooner).
+
+    Lenient replay repairs a candidate whose thread cannot run at some step, so a candidate need not
+    be a possible schedule."""
+    cur = list(schedule)
+    segs = segments(cur)
+    last_of: dict[str, int] = {}
+    for k, (thread, start, end) in enumerate(segs):
+        prev = last_of.get(thread)
+        last_of[thread] = k
+        if prev is None:
+            continue
+        _, p_start, p_end = segs[prev]
+        stretch = cur[start:end]
+        yield (
+            f"run {thread}'s steps {start}..{end - 1} right after its steps {p_start}..{p_end - 1}",
+            cur[:p_end] + stretch + cur[p_end:start] + cur[end:],
+        )
+        earlier = cur[p_start:p_end]
+        yield (
+            f"run {thread}'s steps {p_start}..{p_end - 1} right before its steps {start}..{end - 1}",
+            cur[:p_start] + cur[p_end:start] + earlier + cur[start:],
+        )
+    for k in range(len(segs) - 1, 0, -1):
+        thread, start, end = segs[k - 1]
+        _, b_start, b_end = segs[k]
+        later = [i for i in range(b_end, len(cur)) if cur[i] == thread]
+        for shift in SWITCH_SHIFTS:
+            if shift > len(later):
+                break
+            moved = set(later[:shift])
+            rest = [t for i, t in enumerate(cur[end:], start=end) if i not in moved]
+            yield f"switch away from {thread} {shift} step(s) later than step {end}", cur[:end] + [thread] * shift + rest
+        for shift in SWITCH_SHIFTS:
+            if shift >= end - start:
+                break
+            yield (
+                f"switch to {cur[b_start]} {shift} step(s) earlier than step {end}",
+                cur[: end - shift] + cur[b_start:b_end] + cur[end - shift : end] + cur[b_end:],
+            )
 
 
 # --------------------------------------------------------------------------------- scenario edits
@@ -244,10 +313,13 @@ def scenario_candidates(sc: Scenario) -> Iterator[tuple[str, Scenario]]:
 
 
 class _Search:
-    def __init__(self, artifact: Artifact, seconds: float, log: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, artifact: Artifact, seconds: float, log: Callable[[str], None] | None, max_attempts: int | None = None
+    ) -> None:
         self.artifact = artifact
         self.sig = artifact.signature
         self.deadline = time.monotonic() + seconds
+        self.max_attempts = max_attempts
         self.log = log
         self.attempts = 0
         self.accepted = 0
@@ -257,7 +329,8 @@ class _Search:
         self.asserted = port_outcome_asserted(artifact)
 
     def out_of_time(self) -> bool:
-        if time.monotonic() >= self.deadline:
+        """The budget is spent: the time, or (a deterministic budget) the number of candidates tried."""
+        if time.monotonic() >= self.deadline or (self.max_attempts is not None and self.attempts >= self.max_attempts):
             self.stopped = True
         return self.stopped
 
@@ -277,8 +350,10 @@ class _Search:
 
 
 class _PortSearch(_Search):
-    def __init__(self, artifact: Artifact, seconds: float, log: Callable[[str], None] | None) -> None:
-        super().__init__(artifact, seconds, log)
+    def __init__(
+        self, artifact: Artifact, seconds: float, log: Callable[[str], None] | None, max_attempts: int | None = None
+    ) -> None:
+        super().__init__(artifact, seconds, log, max_attempts)
         sc = artifact.scenario
         names = TrbSystem(sc, artifact.mutants).thread_names()
         self.scenario = sc
@@ -296,12 +371,12 @@ class _PortSearch(_Search):
         self.best = self.size(sc, run)
 
     def size(self, sc: Scenario, run: PortRun) -> Size:
-        return Size(*scenario_part(sc), run.result.steps, run.result.preemptions)
+        return Size(*scenario_part(sc), preemptions=run.result.preemptions, steps=run.result.steps)
 
     def run(self, sc: Scenario, wanted: Sequence[str]) -> PortRun | None:
         """One lenient run; the run when it fails with the artifact's signature, else None."""
         self.attempts += 1
-        system = TrbSystem(sc, self.artifact.mutants)
+        system = port_system(sc, self.artifact.mutants, artifact_observers(self.artifact))
         sched = LenientScheduler(wanted, system.thread_names())
         sched.new_execution()
         run = run_port_system(
@@ -345,8 +420,9 @@ class _PortSearch(_Search):
         return progress
 
     def schedule_pass(self) -> bool:
-        """Keep the shortest prefix that still fails (the rest runs without preemptions), delete chunks of
-        the schedule (halves down to single steps), then remove single context switches."""
+        """Keep the shortest prefix that still fails (the rest runs without preemptions), move and remove
+        context switches (preemptions weigh more than steps), then delete chunks of the schedule (halves
+        down to single steps)."""
         progress = False
         n = len(self.schedule)
         for length in sorted({0, *(n * k // 16 for k in range(1, 16))}):
@@ -355,6 +431,16 @@ class _PortSearch(_Search):
             if self.try_candidate(self.scenario, self.schedule[:length], f"keep the first {length} steps"):
                 progress = True
                 break
+        if self.switch_pass():
+            progress = True
+        for start in range(len(self.schedule) - 1, 0, -1):  # remove single preemptions from the end
+            if self.out_of_time():
+                break
+            cur = self.schedule
+            if start < len(cur) and cur[start] != cur[start - 1]:
+                cand = cur[:start] + [cur[start - 1]] + cur[start:]
+                if self.try_candidate(self.scenario, cand, f"no switch at step {start}"):
+                    progress = True
         n = len(self.schedule)
         chunk = max(1, n // 2)
         while chunk >= 1 and not self.out_of_time():
@@ -366,14 +452,27 @@ class _PortSearch(_Search):
                 else:
                     i += chunk
             chunk //= 2
-        for start in range(len(self.schedule) - 1, 0, -1):  # remove single preemptions from the end
-            if self.out_of_time():
-                break
-            cur = self.schedule
-            if cur[start] != cur[start - 1]:
-                cand = cur[:start] + [cur[start - 1]] + cur[start:]
-                if self.try_candidate(self.scenario, cand, f"no switch at step {start}"):
+        return progress
+
+    def switch_pass(self) -> bool:
+        """Move context switches until none of these moves is accepted any more (each accepted one makes
+        the run strictly smaller, so this ends)."""
+        progress = False
+        start = 0  # after an accepted move, go on near where it was (not from the first candidate again)
+        while not self.out_of_time():
+            cands = list(switch_candidates(self.schedule))
+            for i in range(start, len(cands)):
+                if self.out_of_time():
+                    break
+                what, cand = cands[i]
+                if self.try_candidate(self.scenario, cand, what):
                     progress = True
+                    start = max(0, i - 2)
+                    break
+            else:
+                if start == 0:
+                    break
+                start = 0  # one more full pass before giving up
         return progress
 
     def search(self) -> None:
@@ -396,8 +495,15 @@ class _PortSearch(_Search):
 
 
 class _ModelSearch(_Search):
-    def __init__(self, artifact: Artifact, seconds: float, log: Callable[[str], None] | None, max_states: int) -> None:
-        super().__init__(artifact, seconds, log)
+    def __init__(
+        self,
+        artifact: Artifact,
+        seconds: float,
+        log: Callable[[str], None] | None,
+        max_states: int,
+        max_attempts: int | None = None,
+    ) -> None:
+        super().__init__(artifact, seconds, log, max_attempts)
         self.max_states = max_states
         self.scenario = artifact.scenario
         # The failing action's function as this module names it (a hand-written artifact's signature may
@@ -415,7 +521,7 @@ class _ModelSearch(_Search):
                 "replay it first: ptocheck replay ARTIFACT; or raise --max-states",
             )
         self.best_path, self.best_extra, self.best_bounds = found
-        self.best = Size(*scenario_part(self.scenario), len(self.best_path), 0)
+        self.best = Size(*scenario_part(self.scenario), preemptions=0, steps=len(self.best_path))
 
     def find(self, sc: Scenario) -> tuple[tuple[tuple[int, int, int], ...], dict[str, Any], str] | None:
         self.attempts += 1
@@ -449,13 +555,13 @@ class _ModelSearch(_Search):
                     break
                 if not self.admissible(cand):
                     continue
-                size0 = Size(*scenario_part(cand), 0, 0)
+                size0 = Size(*scenario_part(cand), preemptions=0, steps=0)
                 if size0 >= self.best:
                     continue
                 found = self.find(cand)
                 if found is None:
                     continue
-                size = Size(*scenario_part(cand), len(found[0]), 0)
+                size = Size(*scenario_part(cand), preemptions=0, steps=len(found[0]))
                 if size < self.best:
                     self.accepted += 1
                     self.scenario, self.best = cand, size
@@ -500,14 +606,16 @@ def minimize(
     max_states: int = MODEL_MAX_STATES,
     source: str = "",
     log: Callable[[str], None] | None = None,
+    max_attempts: int | None = None,
 ) -> MinimizeResult:
-    """Shrink `artifact` (see the module docstring); the result keeps its signature, kind and mutants."""
+    """Shrink `artifact` (see the module docstring); the result keeps its signature, kind and mutants.
+    `max_attempts` bounds the candidates tried (a budget that does not depend on the machine's speed)."""
     started = time.monotonic()
     search: _PortSearch | _ModelSearch
     if artifact.kind == "port-run":
-        search = _PortSearch(artifact, seconds, log)
+        search = _PortSearch(artifact, seconds, log, max_attempts)
     else:
-        search = _ModelSearch(artifact, seconds, log, max_states)
+        search = _ModelSearch(artifact, seconds, log, max_states, max_attempts)
     before = search.best  # a lenient replay of a recorded schedule takes exactly that schedule
     search.search()
     result = search.result_artifact()

@@ -159,7 +159,7 @@ class TrbModel:
         self._no_slot_successor = tuple(
             info.task_at(t.ring, t.local + info.windows[t.ring]) < 0 for t in info.tasks
         )
-        slack = tuple(self._max_links(r) <= cfg.dep_pool[r] for r in range(NUM_RINGS))
+        slack = tuple(self._max_links(r, cfg.dep_pool[r]) <= cfg.dep_pool[r] for r in range(NUM_RINGS))
         self._dep_pool_slack_rings = tuple(r for r in range(NUM_RINGS) if slack[r])
         self._dep_mark_unread = tuple(slack[t.ring] for t in info.tasks)
 
@@ -306,24 +306,28 @@ class TrbModel:
 
     # ------------------------------------------------------------------ reductions (module docstring)
 
-    def _max_links(self, r: int) -> int:
+    def _max_links(self, r: int, limit: int | None = None) -> int:
         """An upper bound on the WAIT edges the tasks of ring `r` wire in one round: per task, the number of
-        producers `collect_edges` could ever name (a claim adds at most one edge per candidate)."""
+        producers `collect_edges` could ever name (a claim adds at most one edge per candidate). Counting
+        stops once the total exceeds `limit` (callers only compare with it), so the cost is linear in the
+        program plus the candidates counted: long replayed traces stay cheap."""
         info = self.info
         total = 0
+        registrants: dict[str | None, list[int]] = {}  # buffer -> earlier tasks registering it, in order
         for t in info.tasks:
-            if t.ring != r or t.is_alloc:
-                continue
-            candidates = {dep for dep, _flags in t.explicit_deps}
-            if not t.manual:
-                candidates.update(a.owner for a in t.args if a.tag is not Tag.OUTPUT and a.owner >= 0)
-                looked_up = {t.args[ai].buffer for ai in t.lookups}
-                candidates.update(
-                    p.index
-                    for p in info.tasks[: t.index]
-                    if any(p.args[ai].buffer in looked_up for ai in p.registrations)
-                )
-            total += len(candidates)
+            if t.ring == r and not t.is_alloc:
+                candidates = {dep for dep, _flags in t.explicit_deps}
+                if not t.manual:
+                    candidates.update(a.owner for a in t.args if a.tag is not Tag.OUTPUT and a.owner >= 0)
+                    for b in {t.args[ai].buffer for ai in t.lookups}:
+                        candidates.update(registrants.get(b, ()))
+                total += len(candidates)
+                if limit is not None and total > limit:
+                    return total
+            for ai in t.registrations:
+                row = registrants.setdefault(t.args[ai].buffer, [])
+                if not row or row[-1] != t.index:
+                    row.append(t.index)
         return total
 
     def canonicalize(self, state: State) -> State:

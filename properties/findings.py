@@ -7,7 +7,8 @@ Random tests and campaigns fail on any signature not in this registry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.errors import PtocheckError
@@ -15,7 +16,7 @@ from model.scenario import Scenario
 from properties.artifacts import load_artifact
 from properties.replay import replay_model_path
 
-__all__ = ["FINDINGS", "Finding", "load_model_artifact", "replay_model_path"]
+__all__ = ["FINDINGS", "MODEL_LIMITATIONS", "Finding", "ModelLimitation", "load_model_artifact", "replay_model_path"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,13 @@ class Finding:
     explanation: str
     artifact: str  # path relative to the repository root
     reproduce: str = ""  # the command that shows it, where `ptocheck replay ARTIFACT` does not
+    # where the signature alone is too broad (e.g. any deadlock in resolve_and_dispatch): the scenarios the
+    # finding is about; a failure on any other scenario with the same signature is not this finding
+    applies_to: Callable[[Scenario], bool] | None = field(default=None, compare=False)
+    applies_text: str = ""  # what `applies_to` requires, for reports
+    # the property has one mechanism in the faithful port, so the blamed step (whichever op follows the
+    # violating store) does not tell instances apart: match on runtime and property alone
+    any_step: bool = False
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -99,6 +107,52 @@ FINDINGS: tuple[Finding, ...] = (
             "Concurrent build mode only; the runtime was removed in #701, so this is historical."
         ),
         artifact="tests/regressions/abg_v1_early_exit.json",
+    ),
+    Finding(
+        ident="F-PORT-DEFER-OVERFLOW",
+        runtime="tensormap_and_ringbuffer",
+        property_name="deferred_release_in_bounds",
+        spec="C++ array bound (deferred_release_slot_states[PTO2_DEFERRED_RELEASE_CAP], scheduler_dispatch.cpp)",
+        cxx_functions=(
+            "SchedulerContext::resolve_and_dispatch Phase 3 dummy drain (SCHED/scheduler_dispatch.cpp)",
+            "on_task_complete (the dummy task's completion, the step after the append)",
+            "SchedulerContext::complete_slot_task (SCHED/scheduler_completion.cpp)",
+        ),
+        explanation=(
+            "The deferred-release buffer is a stack array of PTO2_DEFERRED_RELEASE_CAP (256) slot pointers, "
+            "flushed only on an iteration that made no progress or when an append finds it full. "
+            "complete_slot_task appends when count < CAP and otherwise flushes first, so it can leave the buffer "
+            "exactly full. The Phase 3 dummy-task drain appends first and checks afterwards "
+            "(deferred_release_slot_states[deferred_release_count++] = &dummy_slot; if (count >= CAP) flush), so "
+            "a dummy task resolved by a thread whose buffer is full writes element CAP, one past the array, and "
+            "the flush then releases that stray pointer. It needs CAP completions on one thread with no idle "
+            "iteration in between, then a dummy task on that thread: a busy run with dummy tasks. The artifact "
+            "scales the capacity to 1 (recorded in the scenario), so a kernel task and a dummy reader show it."
+        ),
+        artifact="tests/regressions/deferred_release_overflow.json",
+        # only the dummy drain appends before checking (complete_slot_task and the async-wait sink check
+        # first); the overflow store is reported at whichever op the thread announces next
+        any_step=True,
+    ),
+    Finding(
+        ident="F-PORT-EMPTY-PROGRAM-HANG",
+        runtime="tensormap_and_ringbuffer",
+        property_name="run.deadlock",
+        spec="EVENTUALLY (the run terminates)",
+        cxx_functions=(
+            "SchedulerContext::handle_orchestrator_exit (SCHED/scheduler_cold_path.cpp: task_count > 0 && ...)",
+            "SchedulerContext::resolve_and_dispatch (SCHED/scheduler_dispatch.cpp: watchdog needs total_tasks_ > 0)",
+        ),
+        explanation=(
+            "An orchestration that submits no task never ends: handle_orchestrator_exit leaves the scheduler "
+            "loop only when task_count > 0 && completed_tasks_ >= task_count, and the stall watchdog only "
+            "counts when total_tasks_ > 0, so with zero tasks every scheduler thread spins forever after "
+            "orchestrator_done and the host's launch never returns. The model (and host_build_graph) end such "
+            "a run at once."
+        ),
+        artifact="tests/regressions/empty_program_hang.json",
+        applies_to=lambda scenario: not scenario.tasks(),
+        applies_text="the program submits no task",
     ),
 )
 
@@ -201,5 +255,41 @@ SMT_FINDINGS: tuple[Finding, ...] = (
         ),
         reproduce="ptocheck prove --section limit",
         artifact="tests/regressions/smt/smt_limit_pool_counter.json",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ModelLimitation:
+    """A place where the reference model is coarser than the runtime it specifies: the faithful port does
+    something the model cannot express, so a refinement check there fails. Not a finding about the runtime
+    (the runtime's behaviour is legal); a known gap of ptocheck's model, listed in the README, with the test
+    that shows it as a strict expected failure."""
+
+    ident: str
+    what: str
+    fix: str
+    test: str  # the strict xfail test that shows it
+
+
+MODEL_LIMITATIONS: tuple[ModelLimitation, ...] = (
+    ModelLimitation(
+        ident="L-MODEL-PENDING-SLOT",
+        what=(
+            "the model holds a core from a block's start until its completion is processed and has no pending "
+            "(prefetch) slot; the runtime's core starts its pending-slot task as soon as it finishes the running "
+            "one, and a scheduler may process the newer completion first"
+        ),
+        fix="model per-core running and pending slots (CoreExecState) in model/trb_model.py",
+        test="tests/test_refinement.py::test_refinement_sees_pending_slot_completion_before_running_one",
+    ),
+    ModelLimitation(
+        ident="L-MODEL-MIX-AIV-ONLY",
+        what=(
+            "the model dispatches a MIX block only when the cluster's AIC core is free, even when the block has no "
+            "AIC subtask; the runtime (classify_mix_cluster) starts an AIV0+AIV1 block next to a busy AIC"
+        ),
+        fix="make the model's MIX core demand follow the block's subtask mask",
+        test="tests/test_refinement.py::test_refinement_sees_aiv_only_mix_dispatch_next_to_busy_aic",
     ),
 )

@@ -14,7 +14,7 @@ from model.errors import PtocheckError
 from model.explorer import Step, Violation
 from model.protocol import PropertyKind
 from model.report import format_violation
-from model.scenario import FatalCode
+from model.scenario import FatalCode, Scenario
 from model.trb_model import TrbModel
 from properties.artifacts import Artifact
 from runtime.core import Executor, Failure, Observer, StepRecord, System
@@ -167,12 +167,20 @@ ObserverFactory = Callable[[System], Sequence[Observer]]
 
 
 PORT_CHECKS = "port_checks"
-OBSERVER_SETS = (PORT_CHECKS,)
+DATA_ORACLE = "data_oracle"
+OBSERVER_SETS = (PORT_CHECKS, DATA_ORACLE)
 """Named sets of per-step property observers a port run can be checked with. `port_checks` is the
 "always" and "event" properties of properties.port_checks (the spec's invariants and event properties on
 port memory, checked at the step that breaks them); the end of a run is judged by `judge_port_run`,
-which knows whether the scenario's outcome may be asserted. An artifact records the sets its run was
-checked with (`extra.observers`) and its replay uses exactly those."""
+which knows whether the scenario's outcome may be asserted. `data_oracle` runs the kernels on real bytes
+(properties.data_oracle; the system must carry data: build it with `port_system`). An artifact records the
+sets its run was checked with (`extra.observers`) and its replay uses exactly those."""
+
+
+def port_system(scenario: Scenario, mutants: Sequence[str], observer_names: Sequence[str]) -> TrbSystem:
+    """The TRB port for a run checked by `observer_names`: with the data path when the data oracle is one
+    of them (inputs from data seed 0, so a replay sees the same bytes)."""
+    return TrbSystem(scenario, tuple(mutants), data=DATA_ORACLE in observer_names)
 
 
 def observer_factory(names: Sequence[str]) -> ObserverFactory | None:
@@ -185,6 +193,10 @@ def observer_factory(names: Sequence[str]) -> ObserverFactory | None:
 
             per_step = frozenset(p.name for p in PROPERTIES if p.kind in ("always", "event"))
             factories.append(port_observers(per_step))
+        elif name == DATA_ORACLE:
+            from properties.data_oracle import data_observers
+
+            factories.append(data_observers())
         else:
             raise PtocheckError(
                 f"unknown observer set {name!r}", "observers", f"known: {', '.join(OBSERVER_SETS)}"
@@ -354,7 +366,7 @@ def replay_port_artifact(artifact: Artifact, replay_command: str, *, full_trace:
     if artifact.scenario.runtime != PORT_RUNTIME:
         return _replay_other_port(artifact, replay_command)
     schedule = decode_schedule(artifact.schedule, "artifact schedule")
-    system = TrbSystem(artifact.scenario, artifact.mutants)
+    system = port_system(artifact.scenario, artifact.mutants, artifact_observers(artifact))
     scheduler = ReplayScheduler(schedule, system.thread_names())
     scheduler.new_execution()
     run = run_port_system(
@@ -433,7 +445,7 @@ def _replay_other_port(artifact: Artifact, replay_command: str) -> ReplayOutcome
     """Strict replay on the port of another runtime (properties.runtimes): the run must take exactly the
     recorded schedule; it reproduces when it ends with the recorded property (an observer's failure,
     run.deadlock or run.step_limit)."""
-    from properties.runtimes import system_for
+    from properties.runtimes import observers_for, system_for
     from runtime.execution import DEADLOCK, format_trace
 
     schedule = decode_schedule(artifact.schedule, "artifact schedule")
@@ -441,7 +453,10 @@ def _replay_other_port(artifact: Artifact, replay_command: str) -> ReplayOutcome
     scheduler = ReplayScheduler(schedule)
     scheduler.new_execution()
     step_limit = artifact.signature.property_id == RUN_STEP_LIMIT
-    result = run_once(system, scheduler, max_steps=len(schedule) + (0 if step_limit else 1))
+    # the port's own observers, as `ptocheck run` and `ptocheck fuzz --runtime` check it: a recorded
+    # observer failure ends the run at the step it was found
+    observers = observers_for(artifact.scenario)(system)
+    result = run_once(system, scheduler, observers, max_steps=len(schedule) + (0 if step_limit else 1))
     if result.steps != len(schedule):
         raise PtocheckError(
             f"replay diverged: the run ended after {result.steps} steps, the schedule has {len(schedule)}",

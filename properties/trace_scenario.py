@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 from model.dependencies import EdgeRow, derive_all_edges, flag_names
 from model.errors import TraceError
+from model.overlap import Overlap
 from model.program import ProgramInfo
 from model.scenario import (
     DTYPE_BYTES,
@@ -86,11 +87,12 @@ __all__ = [
 ]
 
 PLACEHOLDER_BYTES = 1024  # PTO2_PACKED_OUTPUT_ALIGN: the smallest output a task can own
+_TAGS = {tag.value: tag for tag in Tag}
 
 
 def task_name(raw: int) -> str:
     """The rebuilt scenario's name for the task with raw id `raw`: `r{ring}t{local}`."""
-    return f"r{TaskId.ring_of(raw)}t{TaskId.local_of(raw)}"
+    return f"r{(raw >> 32) & 0xFF}t{raw & 0xFFFFFFFF}"  # TaskId.ring_of / local_of, inlined: a hot path
 
 
 def buffer_name(addr: int) -> str:
@@ -102,6 +104,7 @@ class _BufInfo:
     addr: int
     dtype: str
     numel: int
+    name: str  # buffer_name(addr)
     owner: int | None = None  # raw task id
     readers: list[tuple[int, int]] = field(default_factory=list)  # (raw succ, arg position)
 
@@ -120,7 +123,7 @@ def _collect_buffers(graph: DepsGraph) -> dict[int, _BufInfo]:
             tensor = graph.tensors[arg.tensor_id]
             info = bufs.get(tensor.buffer_addr)
             if info is None:
-                info = _BufInfo(tensor.buffer_addr, tensor.dtype, tensor.buffer_numel)
+                info = _BufInfo(tensor.buffer_addr, tensor.dtype, tensor.buffer_numel, buffer_name(tensor.buffer_addr))
                 bufs[tensor.buffer_addr] = info
             info.readers.append((task.task_id, pos))
     for info in bufs.values():
@@ -170,7 +173,7 @@ def _order_tasks(graph: DepsGraph) -> tuple[list[int], set[int]]:
     for ring, locals_ in known_by_ring.items():
         for local in range(max(locals_) + 1):
             if local not in locals_:
-                allocs.add(TaskId.of(ring, local).raw)  # a never-referenced local id: an unread alloc
+                allocs.add(TaskId.raw_of(ring, local))  # a never-referenced local id: an unread alloc
     pending: dict[int, list[int]] = defaultdict(list)  # ring -> alloc locals not yet placed, ascending
     for raw in sorted(allocs, key=TaskId.sort_key):
         pending[TaskId.ring_of(raw)].append(TaskId.local_of(raw))
@@ -180,11 +183,15 @@ def _order_tasks(graph: DepsGraph) -> tuple[list[int], set[int]]:
             consumers[e.succ].add(e.pred)
     order: list[int] = []
 
+    placed: dict[int, int] = defaultdict(int)  # ring -> how many of pending[ring] are placed
+
     def place_ring_upto(ring: int, local: int) -> None:
         """Place ring `ring`'s pending allocs with local id <= `local`, in local order."""
-        row = pending[ring]
-        while row and row[0] <= local:
-            order.append(TaskId.of(ring, row.pop(0)).raw)
+        row, i = pending[ring], placed[ring]
+        while i < len(row) and row[i] <= local:
+            order.append(TaskId.raw_of(ring, row[i]))
+            i += 1
+        placed[ring] = i
 
     for raw in recorded:
         for pred in sorted(consumers.get(raw, ()), key=TaskId.sort_key):
@@ -255,6 +262,8 @@ class _Scopes:
 
 def _output_specs(graph: DepsGraph, owner: int, slots: int, owned: list[_BufInfo]) -> list[OutputSpec]:
     """OUTPUT specs for `slots` output slots of `owner`, creating its `owned` buffers in address order."""
+    if not slots and not owned:
+        return []
     name = task_name(owner)
     owned = sorted(owned, key=lambda b: b.addr)
     if len(owned) > slots:
@@ -269,7 +278,7 @@ def _output_specs(graph: DepsGraph, owner: int, slots: int, owned: list[_BufInfo
         return OutputSpec(f"{name}_out{len(specs)}_unread", (nbytes,), "UINT8")
 
     for i, b in enumerate(owned):
-        specs.append(OutputSpec(buffer_name(b.addr), (b.numel,), b.dtype))
+        specs.append(OutputSpec(b.name, (b.numel,), b.dtype))
         if i + 1 < len(owned) and spare > 0:
             gap = owned[i + 1].addr - (b.addr + b.numel * DTYPE_BYTES[b.dtype])
             if gap > 0 and gap % PLACEHOLDER_BYTES == 0:
@@ -281,18 +290,20 @@ def _output_specs(graph: DepsGraph, owner: int, slots: int, owned: list[_BufInfo
     return specs
 
 
-def _region(graph: DepsGraph, arg: DepsArg, bufs: dict[int, _BufInfo], where: str) -> Region:
+def _region(graph: DepsGraph, arg: DepsArg, bufs: dict[int, _BufInfo], raw: int, pos: int) -> Region:
     assert arg.tensor_id is not None
     tensor = graph.tensors[arg.tensor_id]
     buf = bufs[tensor.buffer_addr]
-    if not arg.shape or any(n < 1 for n in arg.shape) or len(arg.strides) != len(arg.shape):
+    if not arg.shape or min(arg.shape) < 1 or len(arg.strides) != len(arg.shape):
         raise _fail(
-            graph, f"{where}: view shape {list(arg.shape)} / strides {list(arg.strides)} cannot be modelled"
+            graph,
+            f"task {TaskId.format(raw)} args[{pos}]: view shape {list(arg.shape)} / strides {list(arg.strides)} "
+            "cannot be modelled",
         )
     if arg.dtype is not None and arg.dtype not in DTYPE_BYTES:
-        raise _fail(graph, f"{where}: dtype {arg.dtype!r} is unknown to the model")
+        raise _fail(graph, f"task {TaskId.format(raw)} args[{pos}]: dtype {arg.dtype!r} is unknown to the model")
     return Region(
-        buffer=buffer_name(buf.addr),
+        buffer=buf.name,
         shape=arg.shape,
         strides=arg.strides,
         offset=arg.start_offset,
@@ -355,12 +366,19 @@ def scenario_from_deps(graph: DepsGraph, name: str, *, config: Config | None = N
     for raw in order:
         by_ring[TaskId.ring_of(raw)].append(raw)
     for row in by_ring.values():
+        next_flag: list[bool | None] = [None] * len(row)  # the flag of the next recorded task at or after i
+        flag: bool | None = None
+        for i in range(len(row) - 1, -1, -1):
+            flag = manual_of.get(row[i], flag)
+            next_flag[i] = flag
+        previous: bool | None = None
         for i, raw in enumerate(row):
-            if raw in manual_of:
+            known = manual_of.get(raw)
+            if known is not None:
+                previous = known
                 continue
-            after = [manual_of[r] for r in row[i + 1 :] if r in manual_of]
-            before = [manual_of[r] for r in row[:i] if r in manual_of]
-            manual_of[raw] = after[0] if after else (before[-1] if before else False)
+            after = next_flag[i]
+            manual_of[raw] = after if after is not None else (previous if previous is not None else False)
 
     prog: list[Op] = []
     scopes = _Scopes(prog)
@@ -388,9 +406,7 @@ def scenario_from_deps(graph: DepsGraph, name: str, *, config: Config | None = N
             if a.tag == "OUTPUT":
                 args.append(Arg(Tag.OUTPUT, creates=next(out_specs)))
             else:
-                args.append(
-                    Arg(Tag(a.tag), _region(graph, a, bufs, f"task {TaskId.format(raw)} args[{pos}]"))
-                )
+                args.append(Arg(_TAGS[a.tag], _region(graph, a, bufs, raw, pos)))
         deps = tuple(ExplicitDep(task_name(p), DepKind.WAIT_RETAIN) for p in explicit.get(raw, ()))
         prog.append(
             Submit(
@@ -404,7 +420,7 @@ def scenario_from_deps(graph: DepsGraph, name: str, *, config: Config | None = N
         )
     scopes.close_all()
     externals = tuple(
-        Buffer(buffer_name(b.addr), b.dtype, b.numel, external=True)
+        Buffer(b.name, b.dtype, b.numel, external=True)
         for b in sorted(bufs.values(), key=lambda b: b.addr)
         if b.addr in created_externals
     )
@@ -426,21 +442,22 @@ def scenario_from_deps(graph: DepsGraph, name: str, *, config: Config | None = N
 # Comparing the model's derivation with a deps.json
 # --------------------------------------------------------------------------------------------------
 
+_OVERLAP_NAMES = {o: o.name.lower() for o in Overlap}  # Enum.name is a slow property on a hot path
 RowKey = tuple[int, int, str, int, str | None]
 """One annotated row as (pred raw id, succ raw id, source, consumer arg, overlap "covered"/"other"/None)."""
 
 
 def raw_task_ids(info: ProgramInfo) -> tuple[int, ...]:
     """Model task index -> the runtime's raw task id `(ring << 32) | local`."""
-    return tuple(TaskId.of(t.ring, t.local).raw for t in info.tasks)
+    return tuple(TaskId.raw_of(t.ring, t.local) for t in info.tasks)
 
 
 def derived_unique_edges(
-    info: ProgramInfo, rows: list[EdgeRow] | None = None
+    info: ProgramInfo, rows: list[EdgeRow] | None = None, ids: tuple[int, ...] | None = None
 ) -> dict[tuple[int, int], frozenset[str]]:
     """(pred raw, succ raw) -> OR of the flags of every derived row (the runtime's fanin, dep_gen replay
-    semantics), as flag names."""
-    ids = raw_task_ids(info)
+    semantics), as flag names. `ids`: `raw_task_ids(info)`, if already computed."""
+    ids = raw_task_ids(info) if ids is None else ids
     acc: dict[tuple[int, int], int] = {}
     for r in derive_all_edges(info) if rows is None else rows:
         key = (ids[r.pred], ids[r.succ])
@@ -465,11 +482,11 @@ def dep_gen_rows(rows: list[EdgeRow]) -> list[EdgeRow]:
 
 
 def row_multiset(
-    info: ProgramInfo, rows: list[EdgeRow], sources: tuple[str, ...] | None = None
+    info: ProgramInfo, rows: list[EdgeRow], sources: tuple[str, ...] | None = None, ids: tuple[int, ...] | None = None
 ) -> Counter[RowKey]:
-    ids = raw_task_ids(info)
+    ids = raw_task_ids(info) if ids is None else ids
     return Counter(
-        (ids[r.pred], ids[r.succ], r.source, r.arg, None if r.overlap is None else r.overlap.name.lower())
+        (ids[r.pred], ids[r.succ], r.source, r.arg, None if r.overlap is None else _OVERLAP_NAMES[r.overlap])
         for r in rows
         if sources is None or r.source in sources
     )
@@ -490,30 +507,27 @@ def derivation_mismatches(info: ProgramInfo, graph: DepsGraph, rows: list[EdgeRo
     `derive_all_edges` order (default: `derive_all_edges(info)`)."""
     rows = derive_all_edges(info) if rows is None else rows
     problems: list[str] = []
-    model_unique = derived_unique_edges(info, rows)
+    ids = raw_task_ids(info)
+    model_unique = derived_unique_edges(info, rows, ids)
     real_unique = graph.unique_edges()
-    for key in sorted(
-        set(model_unique) | set(real_unique), key=lambda k: (TaskId.sort_key(k[0]), TaskId.sort_key(k[1]))
-    ):
+    differing = [k for k in model_unique.keys() | real_unique.keys() if model_unique.get(k) != real_unique.get(k)]
+    for key in sorted(differing, key=lambda k: (TaskId.sort_key(k[0]), TaskId.sort_key(k[1]))):
         m, r = model_unique.get(key), real_unique.get(key)
-        if m != r:
-            edge = f"{TaskId.format(key[0])}->{TaskId.format(key[1])}"
-            problems.append(
-                f"unique edge {edge}: model {sorted(m) if m else None}, trace {sorted(r) if r else None}"
-            )
+        edge = f"{TaskId.format(key[0])}->{TaskId.format(key[1])}"
+        problems.append(f"unique edge {edge}: model {sorted(m) if m else None}, trace {sorted(r) if r else None}")
     for label, model_rows, real_rows in (
         (
             "tensormap row",
-            row_multiset(info, rows, ("tensormap",)),
+            row_multiset(info, rows, ("tensormap",), ids),
             trace_row_multiset(graph, ("tensormap",)),
         ),
-        ("dep_gen row", row_multiset(info, dep_gen_rows(rows)), trace_row_multiset(graph)),
+        ("dep_gen row", row_multiset(info, dep_gen_rows(rows), None, ids), trace_row_multiset(graph)),
     ):
-        for row in sorted(set(model_rows) | set(real_rows), key=str):
-            if model_rows[row] != real_rows[row]:
-                pred, succ, source, arg, overlap = row
-                problems.append(
-                    f"{label} {TaskId.format(pred)}->{TaskId.format(succ)} {source} arg {arg} {overlap or ''}: "
-                    f"model x{model_rows[row]}, trace x{real_rows[row]}"
-                )
+        differing_rows = [row for row in model_rows.keys() | real_rows.keys() if model_rows[row] != real_rows[row]]
+        for row in sorted(differing_rows, key=str):
+            pred, succ, source, arg, overlap = row
+            problems.append(
+                f"{label} {TaskId.format(pred)}->{TaskId.format(succ)} {source} arg {arg} {overlap or ''}: "
+                f"model x{model_rows[row]}, trace x{real_rows[row]}"
+            )
     return problems

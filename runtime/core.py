@@ -86,6 +86,9 @@ class Op:
     guard: Callable[[], bool] | None = None
     backstop: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Op:
+        return self  # immutable; its guard reads the system's memory, which stays the same object
+
 
 ThreadBody = Generator[Op, bool, None]
 
@@ -119,10 +122,14 @@ class Memory:
 class Static:
     """Base of objects a thread may hold in a local that are not thread state (memory, config, tables).
 
-    `thread_position` skips them: they are either immutable or covered by `System.fingerprint()`.
+    `thread_position` skips them: they are either immutable or covered by `System.fingerprint()`; a
+    deep copy of a system's state (DFS's in-place reset) shares them for the same reason.
     """
 
     __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Static:
+        return self
 
 
 _PLAIN = (int, bool, str, float, type(None))
@@ -288,12 +295,7 @@ class Executor:
 
     def runnable(self) -> list[int]:
         """Threads whose next op can run now, in thread order."""
-        out = []
-        for s in self.slots:
-            op = s.op
-            if op is not None and (op.guard is None or op.guard()):
-                out.append(s.tid)
-        return out
+        return [s.tid for s in self.slots if (op := s.op) is not None and (op.guard is None or op.guard())]
 
     def backstops(self) -> list[int]:
         """Threads whose blocked op has a time-based backstop (offered only when nothing is runnable)."""

@@ -35,7 +35,11 @@ footprints, which `check_commutation` verifies by running every predicted step a
 Backtracking. Generators cannot be copied, so returning to a node re-executes its schedule prefix on a
 fresh System from the factory, in a fast mode: no guards, no observers, no records. Only the second and
 later children of a node need it (the first child continues the live execution). `DfsResult` reports
-the replayed steps next to the explored ones so the cost is visible.
+the replayed steps next to the explored ones so the cost is visible. Building a System can cost as much
+as replaying hundreds of steps (the TRB port builds its op tables), so a System class that declares
+`RESET_IN_PLACE_STATIC` (the names of attributes that never change after it is built) is built once and
+reset in place instead (`_InPlaceReset`); the first restores check that the reset System reaches the
+very state key it reached before (else `ReplayMismatch`).
 
 Iterative bounding (optional, as in CHESS): search with bounds 0, 1, ... P in turn, keeping the table
 (expansions record the preemptions they had left, so a larger bound re-expands exactly what a smaller
@@ -58,10 +62,13 @@ when observers hold a reference to the system they check.
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
+from array import array
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from typing import Any
 
 from model.errors import PtocheckError
 from runtime.core import Executor, Failure, Observer, Op, OpKind, System, thread_position
@@ -77,6 +84,8 @@ FOOTPRINT_FREE_KINDS = frozenset({OpKind.LOCAL, OpKind.FENCE})
 DEADLOCK_PROPERTY = "run.deadlock"
 STEP_LIMIT_PROPERTY = "run.step_limit"
 UNBOUNDED = 1 << 30  # the preemptions "left" under no bound
+KEY_TIMING_SAMPLE = 16  # state keys timed (the time reported for state keys is this sample, scaled)
+RESET_CHECKS = 8  # restores of an in-place reset System whose reached state is checked against the table
 CHECK_EVERY = 256  # transitions between checks of the time limit and progress callback
 
 
@@ -150,6 +159,9 @@ class DfsResult:
     seconds: float
     stopped_at_failure: bool = False
     stats: dict[str, float] = field(default_factory=dict)
+    # how every judged end of a run came out: "done" (work_left says all done), or "<outcome>: <property>"
+    # (deadlocks, step limits and observer failures, including those found at a step)
+    end_outcomes: dict[str, int] = field(default_factory=dict)
 
     def bounds_text(self) -> str:
         """`complete`, or `bounded(preemptions=P, states=..., executions=..., seconds=...)`."""
@@ -278,6 +290,84 @@ class _Frame:
         self.done_complete = 0  # ... of which the bound never cut anything below: they may sleep in siblings
 
 
+def _feed_fingerprint(digest: Any, fingerprint: Hashable) -> None:
+    """Feed a fingerprint to a hash as bytes that are equal exactly when the fingerprints are equal.
+
+    A fingerprint is usually a tuple whose large parts are tuples of ints (memory cells): those are packed
+    as 64-bit integers in C (`array`), everything else as its repr; each part carries a tag and its length,
+    so the encoding stays injective. Packing instead of one big repr is what makes the state key cheap.
+    """
+    parts = fingerprint if isinstance(fingerprint, tuple) else (fingerprint,)
+    for part in parts:
+        data: bytes | None = None
+        if isinstance(part, tuple) and len(part) > 8:
+            try:
+                data = b"I" + array("q", part).tobytes()
+            except (TypeError, OverflowError):  # not all ints, or an int beyond 64 bits
+                data = None
+        if data is None:
+            data = b"R" + repr(part).encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+
+
+_IMMUTABLE_SCALARS = (int, str, float, bool, bytes, type(None))
+
+
+def _is_immutable(value: object) -> bool:
+    if isinstance(value, _IMMUTABLE_SCALARS):
+        return True
+    if isinstance(value, tuple | frozenset):
+        return all(_is_immutable(v) for v in value)
+    return False
+
+
+class _InPlaceReset:
+    """A System brought back to the state it had right after it was built, without building it again.
+
+    Captured before `threads()` is called. Memory objects' cell lists are restored in place (guards close
+    over them); attributes holding immutable values are set back; the attributes the class lists in
+    `RESET_IN_PLACE_STATIC` are left alone; every other attribute gets a deep copy of its built value
+    (sharing the system itself, its Memory objects, Ops and `Static` objects); attributes added later (an
+    observer's hook) are removed.
+    """
+
+    def __init__(self, system: System, static: Sequence[str]) -> None:
+        from runtime.core import Memory
+
+        self.system = system
+        attributes: dict[str, object] = vars(system)
+        self.memo: dict[int, object] = {id(system): system}
+        self.cells: list[tuple[list[int], list[int]]] = []
+        self.values: dict[str, object] = {}
+        self.copies: dict[str, object] = {}
+        for value in attributes.values():
+            if isinstance(value, Memory):
+                self.memo[id(value)] = value
+                self.memo[id(value.cells)] = value.cells
+                self.cells.append((value.cells, list(value.cells)))
+        skip = set(static)
+        for name, value in attributes.items():
+            if name in skip or isinstance(value, Memory) or name.startswith("OP_"):
+                self.memo[id(value)] = value
+                self.values[name] = value
+            elif _is_immutable(value):
+                self.values[name] = value
+        for name, value in attributes.items():
+            if name not in self.values:
+                self.copies[name] = copy.deepcopy(value, dict(self.memo))
+
+    def restore(self) -> None:
+        for cells, built in self.cells:
+            cells[:] = built
+        attributes: dict[str, object] = vars(self.system)
+        for name in [n for n in attributes if n not in self.values and n not in self.copies]:
+            del attributes[name]
+        attributes.update(self.values)
+        for name, value in self.copies.items():
+            attributes[name] = copy.deepcopy(value, dict(self.memo))
+
+
 def _unfinished_text(ex: Executor) -> str:
     unfinished = sum(1 for slot in ex.slots if slot.op is not None)
     return f"no thread can run and {unfinished} thread(s) have not finished"
@@ -295,11 +385,14 @@ class DfsEngine:
     cut by time still certifies every bound it finished (`DfsResult.completed_bound`). `stateful=False` keeps no visited states (every
     schedule is a path of its own: only for tiny systems or observers that are not state functions).
     `por=False` switches the sleep sets off. `max_steps` is the run length at which a run is reported as
-    a step-limit failure (livelock). `max_seconds` / `max_states` cut the search (reported as bounds).
+    a step-limit failure (livelock). `max_seconds` (wall clock) / `max_cpu_seconds` (process time) /
+    `max_states` cut the search (reported as bounds).
     `check_replay` verifies, at every backtrack, that the replayed prefix reached the same state (catches
     a System that is not a function of its schedule); `check_footprints` verifies after every explored
     step that the cells it changed are among its op's declared writes; `check_commutation` runs every
     child whose state was predicted and checks the prediction. They cost time; use them in tests.
+    `reuse_systems=False` builds a new System for every backtrack even when its class supports an
+    in-place reset (see "Backtracking" in the module docstring).
     """
 
     def __init__(
@@ -313,6 +406,7 @@ class DfsEngine:
         observers: ObserverSource = (),
         max_steps: int = 100_000,
         max_seconds: float | None = None,
+        max_cpu_seconds: float | None = None,
         max_states: int | None = None,
         stop_at_first_failure: bool = True,
         keep_failures: int = 20,
@@ -320,6 +414,7 @@ class DfsEngine:
         check_replay: bool = False,
         check_footprints: bool = False,
         check_commutation: bool = False,
+        reuse_systems: bool = True,
         progress: Callable[[DfsResult], None] | None = None,
     ) -> None:
         if preemption_bound is not None and preemption_bound < 0:
@@ -339,6 +434,7 @@ class DfsEngine:
         self._observer_source = observers
         self._max_steps = max_steps
         self._max_seconds = max_seconds
+        self._max_cpu_seconds = max_cpu_seconds
         self._max_states = max_states
         self._stop_first = stop_at_first_failure
         self._keep_failures = keep_failures
@@ -346,6 +442,8 @@ class DfsEngine:
         self._check_replay = check_replay
         self._check_footprints = check_footprints
         self._check_commutation = check_commutation
+        self._reuse_systems = reuse_systems
+        self._reset: _InPlaceReset | None = None
         self._progress = progress
 
     # ----------------------------------------------------------------------------------------- run
@@ -371,6 +469,7 @@ class DfsEngine:
         self._replay_seconds = 0.0
         self._key_seconds = 0.0
         self._cut: dict[str, int | float | str] = {}
+        self._outcomes: dict[str, int] = {}
         self._stopped_at_failure = False
         self._completed_bound: int | None = None
         final = self._final_bound
@@ -457,9 +556,12 @@ class DfsEngine:
         entry: _Entry | None = None
         digest: Hashable = None
         if self._stateful:
-            clock = time.process_time()
-            digest = self._digest()
-            self._key_seconds += time.process_time() - clock
+            if self._nodes % KEY_TIMING_SAMPLE:
+                digest = self._digest()
+            else:  # reading the CPU clock costs microseconds: time one key in KEY_TIMING_SAMPLE
+                clock = time.process_time()
+                digest = self._digest()
+                self._key_seconds += (time.process_time() - clock) * KEY_TIMING_SAMPLE
             if expected is not None and digest != expected:
                 raise FootprintViolation(
                     f"steps declared independent do not commute (last step {self._path[-1]}: "
@@ -650,11 +752,15 @@ class DfsEngine:
         elif outcome == DEADLOCK:
             why = work_left if work_left is not None else _unfinished_text(ex)
             self._record(DEADLOCK, DEADLOCK_PROPERTY, why, depth)
+        else:
+            self._outcomes[DONE] = self._outcomes.get(DONE, 0) + 1
 
     def _record(self, outcome: str, property_id: str, message: str, step: int) -> FailedExecution:
         failed = FailedExecution(
             outcome, property_id, message, step, tuple(self._path), tuple(self._ex.describe_threads())
         )
+        key = f"{outcome}: {property_id}"
+        self._outcomes[key] = self._outcomes.get(key, 0) + 1
         self._failures_total += 1
         if len(self._failures) < self._keep_failures:
             self._failures.append(failed)
@@ -666,7 +772,15 @@ class DfsEngine:
 
     # ------------------------------------------------------------------------- systems and replay
     def _fresh(self) -> None:
-        system = self._factory()
+        reset = self._reset
+        if reset is not None:
+            reset.restore()
+            system = reset.system
+        else:
+            system = self._factory()
+            static = getattr(type(system), "RESET_IN_PLACE_STATIC", None)
+            if static is not None and self._reuse_systems and hasattr(system, "__dict__"):
+                self._reset = _InPlaceReset(system, static)
         self._ex = Executor(system)
         self._fingerprint_bytes: Callable[[], bytes] | None = getattr(system, "fingerprint_bytes", None)
         source = self._observer_source
@@ -692,14 +806,16 @@ class DfsEngine:
         self._replayed += depth
         self._restores += 1
         self._replay_seconds += time.process_time() - clock
-        if self._check_replay:
+        if self._check_replay or (self._reset is not None and self._restores <= RESET_CHECKS and self._stateful):
             self._pos[:] = [self._position_text(tid) for tid in range(len(slots))]
             got = self._digest()
             if frame.digest is not None and got != frame.digest:
                 raise ReplayMismatch(
                     "re-executing the schedule prefix reached a different state",
                     f"dfs backtrack to step {depth} ({encode_schedule(self._path)})",
-                    "the System must be a function of its schedule: no hidden state, no randomness",
+                    "the System must be a function of its schedule: no hidden state, no randomness"
+                    + ("; its in-place reset missed some state (pass reuse_systems=False or fix "
+                       "RESET_IN_PLACE_STATIC)" if self._reset is not None else ""),
                 )
 
     def _position_text(self, tid: int) -> bytes:
@@ -717,8 +833,11 @@ class DfsEngine:
         if self._exact:
             return (self._ex.system.fingerprint(), tuple(self._pos))
         fast = self._fingerprint_bytes
-        data = fast() if fast is not None else repr(self._ex.system.fingerprint()).encode()
-        digest = blake2b(data, digest_size=16)
+        digest = blake2b(digest_size=16)
+        if fast is not None:
+            digest.update(fast())
+        else:
+            _feed_fingerprint(digest, self._ex.system.fingerprint())
         digest.update(b"\x00".join(self._pos))
         return digest.digest()
 
@@ -737,6 +856,10 @@ class DfsEngine:
         elapsed = time.perf_counter() - self._started
         if self._max_seconds is not None and elapsed > self._max_seconds:
             self._cut["max_seconds"] = self._max_seconds
+            raise _StopSearch
+        cpu = self._max_cpu_seconds
+        if cpu is not None and time.process_time() - self._cpu_started > cpu:
+            self._cut["max_cpu_seconds"] = cpu
             raise _StopSearch
         if self._progress is not None:
             self._progress(self._result())
@@ -765,9 +888,10 @@ class DfsEngine:
             failures_total=self._failures_total,
             seconds=seconds,
             stopped_at_failure=self._stopped_at_failure,
+            end_outcomes=dict(sorted(self._outcomes.items())),
             stats={
                 "cpu_seconds": time.process_time() - self._cpu_started,
                 "replay_cpu_seconds": self._replay_seconds,
-                "state_key_cpu_seconds": self._key_seconds,
+                "state_key_cpu_seconds": self._key_seconds,  # estimated from a 1-in-16 sample
             },
         )

@@ -202,23 +202,31 @@ def run_once(
     preemptions = 0
     failure: Failure | None = None
     outcome = DONE
+    # the hot loop (the executor's steps per second are a target): locals, runnable set computed inline
+    slots = ex.slots
+    choose = scheduler.choose
+    step = ex.step
+    on_steps = tuple(obs.on_step for obs in observers)
     while True:
-        choices, fire = ex.choices()
-        if not choices:
-            break
+        choices = [s.tid for s in slots if (op := s.op) is not None and (op.guard is None or op.guard())]
+        fire = not choices
+        if fire:
+            choices = ex.backstops()
+            if not choices:
+                break
         if len(schedule) >= max_steps:
             outcome = STEP_LIMIT
             break
-        tid = scheduler.choose(choices, current, len(schedule))
-        if current is not None and tid != current and current in choices and not fire:
+        tid = choose(choices, current, len(schedule))
+        if current is not None and tid != current and not fire and current in choices:
             preemptions += 1
         schedule.append(tid)
-        rec = ex.step(tid, fire)
+        rec = step(tid, fire)
         current = tid
         if record_trace:
             trace.append(rec)
-        for obs in observers:
-            failure = obs.on_step(ex, rec)
+        for on_step in on_steps:
+            failure = on_step(ex, rec)
             if failure is not None:
                 break
         if failure is not None:

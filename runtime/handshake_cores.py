@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from runtime.core import Cite, Memory, Op, OpKind, Order, Static, ThreadBody
+from runtime.data.hooks import KernelDataHooks
 
 KERNEL_NOT_STARTED, KERNEL_RUNNING, KERNEL_ENDED = 0, 1, 2
 AIC, AIV = 0, 1
@@ -43,6 +44,7 @@ class HandshakeCores(Static):
     __slots__ = (
         "cite",
         "core_type",
+        "data",
         "h_control",
         "h_status",
         "h_task",
@@ -64,6 +66,7 @@ class HandshakeCores(Static):
         self.h_control = mem.alloc("hank.control", self.ncores)  # 1 = quit
         self.kernel = mem.alloc("ghost.kernel", len(self.names))
         self.runs = mem.alloc("ghost.runs", len(self.names))
+        self.data: KernelDataHooks | None = None  # the data oracle (runtime/data/buffers.py); None: no data
 
     def cores_of_type(self, core_type: int) -> tuple[int, ...]:
         return tuple(c for c in range(self.ncores) if self.core_type[c] == core_type)
@@ -105,6 +108,8 @@ class HandshakeCores(Static):
             )
             cells[self.kernel + t] = KERNEL_RUNNING
             cells[self.runs + t] += 1
+            if self.data is not None:
+                self.data.on_kernel_start(core, self.names[t])
             yield Op(
                 OpKind.CORE,
                 f"{label}: kernel of {self.names[t]} ends; task_status = 0",
@@ -114,3 +119,5 @@ class HandshakeCores(Static):
             )
             cells[self.kernel + t] = KERNEL_ENDED
             cells[status_cell] = 0
+            if self.data is not None:
+                self.data.on_kernel_finish(core)

@@ -32,6 +32,17 @@ def traces_dir() -> Path:
     return TRACES_DIR
 
 
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ../shared folder (spec, bug catalogue, traces), or a skip (a failure under PTOCHECK_REQUIRE_SHARED=1)."""
+    if not SHARED_DIR.is_dir():
+        reason = f"shared folder not found at {SHARED_DIR} (ptocheck expects ../shared beside the checkout)"
+        if _require_shared():
+            pytest.fail(reason + "; PTOCHECK_REQUIRE_SHARED=1 makes this a failure")
+        pytest.skip(reason)
+    return SHARED_DIR
+
+
 def all_deps_json(traces: Path) -> list[Path]:
     return sorted(traces.glob("*/*/deps.json"))
 

@@ -226,6 +226,52 @@ def test_derivation_by_buffer_equals_the_models_on_real_runs(real_run: Path) -> 
     assert derive_all_edges_by_buffer(info) == derive_all_edges(info)
 
 
+def _max_links_by_definition(info: object, r: int) -> int:
+    """`TrbModel._max_links` as its docstring defines it (quadratic: every earlier task is scanned)."""
+    from model.program import ProgramInfo
+    from model.scenario import Tag
+
+    assert isinstance(info, ProgramInfo)
+    total = 0
+    for t in info.tasks:
+        if t.ring != r or t.is_alloc:
+            continue
+        candidates = {dep for dep, _flags in t.explicit_deps}
+        if not t.manual:
+            candidates.update(a.owner for a in t.args if a.tag is not Tag.OUTPUT and a.owner >= 0)
+            looked_up = {t.args[ai].buffer for ai in t.lookups}
+            candidates.update(
+                p.index for p in info.tasks[: t.index] if any(p.args[ai].buffer in looked_up for ai in p.registrations)
+            )
+        total += len(candidates)
+    return total
+
+
+@pytest.mark.traces
+def test_the_models_linear_link_bound_equals_its_definition(traces_dir: Path) -> None:
+    """The replay builds a TrbModel of every run; its dep-pool bound is computed in one pass (linear), which
+    must equal the definition, and stopping at the limit must not change the comparison with it."""
+    from model.builders import BUILTIN_SCENARIOS
+    from model.trb_model import TrbModel
+    from properties.trace_scenario import scenario_from_deps
+
+    scenarios = [build() for _name, build in sorted(BUILTIN_SCENARIOS.items())]
+    for run in discover_runs(sorted(p for p in traces_dir.iterdir() if p.is_dir())):
+        deps = load_run(run).deps
+        assert deps is not None
+        scenarios.append(scenario_from_deps(deps, run.name))
+    nonzero = 0
+    for scenario in scenarios:
+        model = TrbModel(scenario)
+        for r in range(4):
+            expected = _max_links_by_definition(model.info, r)
+            nonzero += expected > 0
+            assert model._max_links(r) == expected, (scenario.name, r)
+            for limit in (0, 1, 2, 5, expected - 1, expected):
+                assert (model._max_links(r, limit) <= limit) == (expected <= limit), (scenario.name, r, limit)
+    assert nonzero > 10
+
+
 # --------------------------------------------------------------------------- the benchmark's enlargement
 
 

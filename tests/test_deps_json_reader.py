@@ -566,3 +566,51 @@ def test_no_exception_other_than_trace_error() -> None:
         except Exception as err:  # pragma: no cover - the failure we are guarding against
             pytest.fail(f"{type(err).__name__} instead of TraceError for {text[:120]!r}: {err}")
     assert accepted < len(inputs)
+
+
+def _strict_only(text: str, monkeypatch: pytest.MonkeyPatch) -> DepsGraph | str:
+    """`parse_deps_json` with every fast decoder switched off (each record goes the strict way)."""
+    import runtime.traces.deps_json as deps_json
+
+    with monkeypatch.context() as m:
+        for name in ("_fast_tensor", "_fast_task", "_fast_edge"):
+            m.setattr(deps_json, name, lambda *_args: None)
+        return _outcome(text)
+
+
+def _outcome(text: str) -> DepsGraph | str:
+    try:
+        return parse_deps_json(text, source="deps.json")
+    except TraceError as err:
+        return f"error: {err}"
+
+
+def test_fast_decoders_agree_with_the_strict_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path accepts exactly what the strict one accepts and builds the same records; on anything
+    else the strict path names the problem. Checked on valid, edge-case and randomly broken documents."""
+    rng = random.Random(7)
+    docs: list[Any] = [_doc()] + [_mutations(_doc(), rng) for _ in range(400)]
+    odd_values: list[Any] = [None, True, 0, -1, 1.0, "", "+1", " 1", "1_0", "\u0663", "\uff11", "01",
+                             "18446744073709551615", "18446744073709551616", [], {}, ["wait", "wait"], ["retain", "wait"]]
+    for path in ("tasks[0].task_id", "tasks[0].args[0].start_offset", "tasks[0].args[0].idx", "tasks[0].scope",
+                 "tasks[0].early_dispatch", "tasks[0].kernel_ids", "tasks[0].block_num", "tasks[0].args[0].shape",
+                 "tensors[0].buffer_numel", "tensors[0].version", "edges[0].pred", "edges[0].flags",
+                 "edges[2].overlap", "edges[2].producer_start_offset", "edges[2].producer_shape",
+                 "edges[0].consumer_dtype", "edges[0].tensor_id", "edges[3].arg"):
+        docs += [_set(path, value)(_doc()) for value in odd_values]
+    fast_accepted = 0
+    for doc in docs:
+        text = json.dumps(doc)
+        fast = _outcome(text)
+        assert fast == _strict_only(text, monkeypatch), text[:200]
+        fast_accepted += isinstance(fast, DepsGraph)
+    assert 0 < fast_accepted < len(docs)  # both outcomes were exercised
+
+
+@pytest.mark.traces
+def test_fast_decoders_agree_on_the_real_files(traces_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for f in _real_files(traces_dir):
+        text = f.read_text(encoding="utf-8")
+        fast = _outcome(text)
+        assert isinstance(fast, DepsGraph), fast
+        assert fast == _strict_only(text, monkeypatch), f

@@ -535,3 +535,90 @@ def test_the_fast_fingerprint_hook_gives_the_same_search() -> None:
     assert GridWithBytes.calls >= fast.nodes
     same = ("states", "nodes", "executions", "transitions", "restores", "predicted", "complete")
     assert [getattr(fast, k) for k in same] == [getattr(plain, k) for k in same]
+
+
+# ------------------------------------------------------------------------------ in-place reset
+
+
+class Mailbox:
+    """Two writers append to a Python-side log (a list, outside Memory) and bump a counter: mutable state
+    of every kind an in-place reset must bring back (memory cells, a list, a dict, a rebound attribute)."""
+
+    RESET_IN_PLACE_STATIC: tuple[str, ...] = ("names",)
+    built = 0
+
+    def __init__(self) -> None:
+        Mailbox.built += 1
+        self.mem = Memory()
+        self.counter = self.mem.alloc("counter")
+        self.log: list[int] = []
+        self.seen: dict[int, int] = {}
+        self.last = -1
+        self.names = ("w0", "w1")
+
+    def _write(self, i: int) -> ThreadBody:
+        for _ in range(2):
+            yield Op(OpKind.FETCH_ADD, "bump", TOY, reads=(self.counter,), writes=(self.counter,))
+            self.mem.cells[self.counter] += 1
+            self.log.append(i)
+            self.seen[i] = self.seen.get(i, 0) + 1
+            self.last = i
+
+    def threads(self) -> list[tuple[str, str, ThreadBody]]:
+        return [(self.names[i], "w", self._write(i)) for i in range(2)]
+
+    def fingerprint(self) -> Hashable:
+        return (self.mem.snapshot(), tuple(self.log), tuple(sorted(self.seen.items())), self.last)
+
+    def work_left(self) -> str | None:
+        return None
+
+
+class MailboxLeavingItsLog(Mailbox):
+    RESET_IN_PLACE_STATIC = ("names", "log")  # a wrong declaration: the log changes during a run
+
+
+def test_an_in_place_reset_gives_the_same_search_as_rebuilding() -> None:
+    Mailbox.built = 0
+    rebuilt = dfs(Mailbox, preemption_bound=None, reuse_systems=False)
+    builds_without_reuse = Mailbox.built
+    Mailbox.built = 0
+    reused = dfs(Mailbox, preemption_bound=None)  # check_replay: every restore reaches its recorded state
+    assert reused.restores == rebuilt.restores > 0
+    assert Mailbox.built == 1 < builds_without_reuse  # built once, reset at every backtrack
+    same = ("states", "nodes", "executions", "transitions", "complete")
+    assert [getattr(reused, k) for k in same] == [getattr(rebuilt, k) for k in same]
+
+
+def test_a_reset_that_misses_state_is_caught_at_the_first_restores() -> None:
+    with pytest.raises(ReplayMismatch) as err:
+        DfsEngine(MailboxLeavingItsLog, preemption_bound=None).run()  # no check_replay: the built-in check
+    assert "in-place reset" in err.value.render()
+
+
+def test_the_trb_port_reset_in_place_explores_what_rebuilding_explores() -> None:
+    from model.builders import BUILTIN_SCENARIOS
+    from properties.port_checks import port_observers
+    from runtime.trb import TrbSystem
+
+    built = BUILTIN_SCENARIOS["pa_scope_deadlock"]()
+    results = [
+        DfsEngine(lambda: TrbSystem(built), preemption_bound=0, max_states=600, check_replay=True,
+                  observers=port_observers(), reuse_systems=reuse, stop_at_first_failure=False).run()
+        for reuse in (False, True)
+    ]
+    same = ("states", "nodes", "executions", "transitions", "restores", "failures_total")
+    assert [getattr(results[1], k) for k in same] == [getattr(results[0], k) for k in same]
+    assert results[1].restores > 10 and results[1].end_outcomes == results[0].end_outcomes
+
+
+def test_explore_target_port_runs_the_dfs_on_the_port(capsys: pytest.CaptureFixture[str]) -> None:
+    from fuzz.cli import main
+
+    code = main(["explore", "--target", "port", "pa_scope_deadlock", "--preemptions", "1", "--max-states", "300"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "pa_scope_deadlock [tensormap_and_ringbuffer] target port: no violation within bounded(" in out
+    assert "max_states=300" in out and "execution(s) ended done" in out
+    assert main(["explore", "--target", "port", "pa_scope_deadlock", "--preemptions", "-1"]) == 2
+    assert "--preemptions" in capsys.readouterr().err

@@ -10,8 +10,10 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -23,7 +25,7 @@ from fuzz.campaigns.runner import Aggregator, parse_budget
 from fuzz.campaigns.targets import Context, ModelTarget
 from fuzz.cli import main
 from fuzz.corpus import Corpus
-from model.scenario import load_scenario
+from model.scenario import Scenario, load_scenario
 from properties.artifacts import Signature, artifact_to_dict, load_artifact
 from properties.replay import replay_model_artifact, replay_port_artifact
 
@@ -269,3 +271,222 @@ def test_inputs_go_to_the_configured_example_database(tmp_path: Path) -> None:
     assert not (tmp_path / "corpus" / "hypothesis").exists()
     fresh = _campaign(tmp_path / "corpus", 2, database=str(db), fresh=True)
     assert not fresh.resumed  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ the shared (redis) example database
+
+
+class _FakeRedisError(Exception):
+    """Stands for redis.RedisError (the base of redis-py's connection errors)."""
+
+
+class _FakePipeline:
+    """The pipeline subset hypothesis.extra.redis.RedisExampleDatabase uses: smembers, sadd, srem,
+    expire, execute (each queued command's result, in order, like redis-py)."""
+
+    def __init__(self, store: dict[bytes, set[bytes]]) -> None:
+        self.store = store
+        self.queued: list[tuple[str, bytes, object]] = []
+
+    def smembers(self, key: bytes) -> None:
+        self.queued.append(("smembers", key, None))
+
+    def sadd(self, key: bytes, value: bytes) -> None:
+        self.queued.append(("sadd", key, value))
+
+    def srem(self, key: bytes, value: bytes) -> None:
+        self.queued.append(("srem", key, value))
+
+    def expire(self, key: bytes, ttl: object) -> None:
+        self.queued.append(("expire", key, ttl))
+
+    def execute(self) -> list[object]:
+        out: list[object] = []
+        for op, key, value in self.queued:
+            members = self.store.setdefault(key, set())
+            if op == "smembers":
+                out.append(set(members))
+            elif op == "sadd":
+                assert isinstance(value, bytes)
+                out.append(0 if value in members else 1)
+                members.add(value)
+            elif op == "srem":
+                out.append(1 if value in members else 0)
+                assert isinstance(value, bytes)
+                members.discard(value)
+            else:
+                out.append(1)
+        self.queued.clear()
+        return out
+
+
+class _FakeRedis:
+    """An in-memory stand-in for redis.Redis: one store per URL, shared by every client of that URL (as
+    several machines share one server). The host `down` refuses connections."""
+
+    servers: ClassVar[dict[str, dict[bytes, set[bytes]]]] = {}
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.store = self.servers.setdefault(url, {})
+        self.published: list[tuple[str, str]] = []
+
+    @classmethod
+    def from_url(cls, url: str) -> _FakeRedis:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("Redis URL must specify one of the following schemes")
+        return cls(url)
+
+    def ping(self) -> bool:
+        if "//down" in self.url:
+            raise _FakeRedisError("Error 111 connecting to down:6379. Connection refused.")
+        return True
+
+    def pipeline(self) -> _FakePipeline:
+        return _FakePipeline(self.store)
+
+    def publish(self, channel: str, message: str) -> int:
+        self.published.append((channel, message))
+        return 0
+
+
+@pytest.fixture
+def fake_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_FakeRedis]]:
+    """`redis` replaced by the fake for this test; hypothesis.extra.redis re-imported against it."""
+    import types
+
+    module = types.ModuleType("redis")
+    module.Redis = _FakeRedis  # type: ignore[attr-defined]
+    module.RedisError = _FakeRedisError  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "redis", module)
+    monkeypatch.setattr(_FakeRedis, "servers", {})
+    sys.modules.pop("hypothesis.extra.redis", None)
+    yield _FakeRedis
+    sys.modules.pop("hypothesis.extra.redis", None)  # never leave the fake-bound module behind
+
+
+def test_a_redis_database_goes_through_hypothesis_redis_example_database(
+    tmp_path: Path, fake_redis: type[_FakeRedis]
+) -> None:
+    from hypothesis.extra.redis import RedisExampleDatabase
+
+    url = "redis://cache:6379/0"
+    db = Corpus(tmp_path / "a", url).db
+    assert isinstance(db, RedisExampleDatabase)
+    _campaign(tmp_path / "a", 5, database=url)
+    saved = fake_redis.servers[url][b"hypothesis-example:" + Corpus.input_key("ci")]
+    assert saved, "the campaign saved no input in the redis database"
+    assert not (tmp_path / "a" / "hypothesis").exists()
+    # Another machine (another corpus, another client of the same server) reads the same inputs, and
+    # they are exactly what the same campaign saves in a directory database.
+    assert Corpus(tmp_path / "b", url).load_inputs("ci") == sorted(saved, key=lambda b: (len(b), b))
+    _campaign(tmp_path / "dir", 5)
+    assert Corpus(tmp_path / "dir").load_inputs("ci") == Corpus(tmp_path / "b", url).load_inputs("ci")
+
+
+@pytest.mark.parametrize(
+    ("url", "message", "hint"),
+    [
+        ("redis://down:6379/0", "cannot reach the redis server", "start the server"),
+        ("unix://", "not a redis URL", "redis://host:port/db"),
+    ],
+)
+def test_an_unusable_redis_database_is_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_redis: type[_FakeRedis],
+    url: str,
+    message: str,
+    hint: str,
+) -> None:
+    if url == "unix://":  # redis-py refuses a unix URL without a socket path; so does the fake here
+
+        def refuse(cls: type[_FakeRedis], u: str) -> _FakeRedis:
+            raise ValueError("unix:// needs a socket path")
+
+        monkeypatch.setattr(_FakeRedis, "from_url", classmethod(refuse))
+    assert main(["fuzz", "--corpus", str(tmp_path / "c"), "--quiet", "--iterations", "1", "--database", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and hint in err and url in err
+
+
+def test_redis_without_the_redis_package_says_pip_install_redis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # `import redis` raises ImportError
+    monkeypatch.delitem(sys.modules, "hypothesis.extra.redis", raising=False)
+    argv = ["fuzz", "--corpus", str(tmp_path / "c"), "--quiet", "--iterations", "1", "--database", "redis://h:6379/0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs the `redis` Python package" in err and "pip install redis" in err
+    assert not (tmp_path / "c" / "stats").exists()  # nothing ran
+
+
+def test_serial_mode_outcomes_are_not_asserted_and_its_fatal_is_accepted() -> None:
+    """Triage (session 3): with serial_orch_sched the schedulers dispatch only after the orchestrator is
+    done (SchedulerContext::wait_for_orchestration_done_before_dispatch), so a program that needs a slot
+    reclaimed ends in the runtime's own FLOW_CONTROL_DEADLOCK. Neither the sizing rules nor the model know
+    serial mode, so the campaign must not assert such a scenario's outcome; the per-step checks then accept
+    the run, and asserting it would report the fatal."""
+    from fuzz.campaigns.catalogue import decided
+    from fuzz.campaigns.targets import PortParams, PortTarget
+    from properties.port_checks import retain_pairs
+    from properties.replay import PORT_CHECKS
+
+    concurrent = retain_pairs(3)  # three producer/reader pairs on ring 1 with W = 4: slots are reused
+    serial = concurrent.with_config(serial_orch_sched=True)
+    assert decided(concurrent) and not decided(serial)
+    target = PortTarget(1, observers=(PORT_CHECKS,))
+    params = PortParams("random", 5)
+
+    def found(sc: Scenario, asserted: bool) -> list[list[str]]:
+        ctx = Context("t", "port", "cmd", (), 0, 0, "", asserted)
+        ex = target.execute(sc, ctx, params)
+        return [f.artifact.signature.as_list() for f in ex.found]
+
+    assert found(concurrent, True) == []
+    assert found(serial, False) == []
+    assert found(serial, True) == [[TRB, "run.unexpected_fatal.FLOW_CONTROL_DEADLOCK", "report_deadlock"]]
+
+
+# ------------------------------------------------------------------ --runtime: the other runtimes' ports
+
+HBG = "host_build_graph"
+
+
+def test_fuzz_on_host_build_graph_finds_its_mutant_and_the_artifact_replays(tmp_path: Path) -> None:
+    clean = run_campaign(FuzzOptions(campaign="ci", runtime=HBG, seed=1, workers=1, iterations=8, corpus=tmp_path / "c"))
+    assert clean.exit_code == 0 and clean.campaign == f"ci@{HBG}" and clean.executions > 0
+    stats = Corpus(tmp_path / "c").load_stats(f"ci@{HBG}")
+    assert stats is not None and {"arm:port-small", "outcome:port-done"} <= set(stats["coverage"])
+    summary = run_campaign(
+        FuzzOptions(campaign="ci", runtime=HBG, seed=1, workers=1, iterations=10, corpus=tmp_path / "m",
+                    mutants=("hbg.drain_before_flag",), stop_on_failure=True)
+    )
+    found = [f for f in summary.findings if f.classification == MUTANT]
+    assert found, "the ci campaign on host_build_graph no longer finds hbg.drain_before_flag within 10 inputs"
+    artifact = load_artifact(Path(found[0].path))
+    assert artifact.scenario.runtime == HBG and artifact.signature.runtime == HBG
+    assert artifact.mutants == ("hbg.drain_before_flag",)
+    assert replay_port_artifact(artifact, "r").reproduced
+
+
+def test_fuzz_on_aicpu_build_graph_runs_its_builtins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fuzz", "--campaign", "builtin", "--runtime", "aicpu_build_graph_v2", "--seed", "2", "--iterations", "4"]
+    assert main([*argv, "--workers", "1", "--corpus", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "campaign builtin@aicpu_build_graph_v2: seed 2" in out and "no failure within bounded(" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--campaign", "ci", "--runtime", "aicpu_build_graph"], "has no port arm whose scenarios run on aicpu_build_graph"),
+        (["--runtime", HBG, "--mutant", "M_ADVANCE_NO_LOCK"], "unknown mutant(s) M_ADVANCE_NO_LOCK for host_build_graph"),
+    ],
+)
+def test_fuzz_runtime_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(["fuzz", "--corpus", str(tmp_path), "--quiet", "--iterations", "1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

@@ -8,7 +8,16 @@ import pytest
 
 from fuzz.campaigns import FuzzOptions, run_campaign
 from fuzz.cli import main
-from fuzz.minimize import LenientScheduler, Size, minimize, scenario_candidates, scenario_part
+from fuzz.minimize import (
+    LenientScheduler,
+    MinimizeResult,
+    Size,
+    minimize,
+    scenario_candidates,
+    scenario_part,
+    segments,
+    switch_candidates,
+)
 from model.builders import BUILTIN_SCENARIOS
 from model.scenario import Scenario, ScopeBegin, Submit, validate
 from properties.artifacts import Artifact, load_artifact
@@ -32,13 +41,21 @@ def mutant_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(found[0].path)
 
 
+@pytest.fixture(scope="module")
+def minimized(mutant_artifact: Path) -> MinimizeResult:
+    # A budget of candidates, not seconds, so the result does not depend on the machine's load.
+    return minimize(load_artifact(mutant_artifact), seconds=600, max_attempts=400)
+
+
 def _size(a: Artifact) -> tuple[int, int, int, int]:
     return scenario_part(a.scenario)
 
 
-def test_port_run_minimization_keeps_the_signature_and_replays_strictly(mutant_artifact: Path) -> None:
+def test_port_run_minimization_keeps_the_signature_and_replays_strictly(
+    mutant_artifact: Path, minimized: MinimizeResult
+) -> None:
     original = load_artifact(mutant_artifact)
-    result = minimize(original, seconds=8)
+    result = minimized
     small = result.minimized
     assert small.signature == original.signature and small.mutants == original.mutants == (FAST_MUTANT,)
     assert result.after <= result.before
@@ -110,9 +127,32 @@ def test_removing_a_task_removes_the_uses_of_what_it_created() -> None:
     assert sum(isinstance(op, ScopeBegin) for op in cand.program) == sum(isinstance(op, ScopeBegin) for op in sc.program)
 
 
-def test_size_orders_tasks_first() -> None:
-    assert Size(1, 9, 9, 9, 999, 99) < Size(2, 0, 0, 0, 1, 0)
-    assert Size(2, 1, 1, 1, 10, 3) < Size(2, 1, 1, 1, 10, 4)
+def test_size_orders_tasks_first_and_preemptions_before_steps() -> None:
+    assert Size(1, 9, 9, 9, preemptions=99, steps=999) < Size(2, 0, 0, 0, preemptions=0, steps=1)
+    assert Size(2, 1, 1, 1, preemptions=3, steps=10) < Size(2, 1, 1, 1, preemptions=4, steps=10)
+    assert Size(2, 1, 1, 1, preemptions=0, steps=140) < Size(2, 1, 1, 1, preemptions=1, steps=120)
+
+
+def test_switch_candidates_merge_a_threads_stretches_and_move_switches() -> None:
+    schedule = list("aabbaacc")
+    assert segments(schedule) == [("a", 0, 2), ("b", 2, 4), ("a", 4, 6), ("c", 6, 8)]
+    cands = {what: "".join(c) for what, c in switch_candidates(schedule)}
+    assert cands["run a's steps 4..5 right after its steps 0..1"] == "aaaabbcc"
+    assert cands["run a's steps 0..1 right before its steps 4..5"] == "bbaaaacc"
+    assert cands["switch away from a 1 step(s) later than step 2"] == "aaabbacc"
+    assert cands["switch to b 1 step(s) earlier than step 2"] == "abbaaacc"
+    for c in cands.values():  # every candidate reorders the same steps
+        assert sorted(c) == sorted(schedule)
+
+
+def test_needless_preemptions_are_minimized_away(minimized: MinimizeResult) -> None:
+    """A failure found under a random schedule (many context switches that do not matter) minimizes to a
+    schedule with far fewer preemptions, which replays strictly."""
+    result = minimized
+    assert result.before.preemptions >= 5, "the found artifact has too few preemptions to show anything"
+    assert result.after.preemptions <= result.before.preemptions // 4
+    assert not result.stopped_by_budget or result.attempts == 400
+    assert replay_port_artifact(result.minimized, "r").reproduced
 
 
 def test_minimize_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,8 +3,13 @@ SOMETIMES witnesses (including the spec §10 fine-grained splits) are reached.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from fuzz.campaigns.known import unregistered_failures
+from properties.artifacts import load_artifact
 from properties.port_checks import (
     PROPERTY_NAMES,
     SOMETIMES,
@@ -24,8 +29,11 @@ from runtime.trb import TrbSystem
 @pytest.mark.parametrize("make", [lambda: retain_pairs(3), one_block_attention], ids=["pairs", "pa"])
 def test_unmutated_port_passes_random_search(make: object) -> None:
     scenario = make()  # type: ignore[operator]
-    report = search(lambda: TrbSystem(scenario), "random", 3, SearchBounds(runs=25, max_steps=5000), port_observers())
-    assert report.ok, report.lines()
+    factory = lambda: TrbSystem(scenario)  # noqa: E731
+    bounds = SearchBounds(runs=25, max_steps=5000, stop_at_first_failure=False)
+    report = search(factory, "random", 3, bounds, port_observers())
+    # a registered finding (F-MODEL-R7 shows on retain_pairs) is reported, never a reason to fail the gate
+    assert not unregistered_failures(scenario, factory, report.failures), report.lines()
     assert report.executions == 25
 
 
@@ -98,10 +106,30 @@ def test_every_sometimes_witness_is_reached() -> None:
             assert result.outcome == DONE, (result.outcome, result.failure)
             for name, step in witnesses.seen.items():
                 seen.setdefault(name, step)
+    # the advance lock held while another thread consumes the ring head needs three scheduler threads on a
+    # small window: random seed 0 on independent_8_3sched_w4 reaches it in a run that passes every check
+    system = TrbSystem(independent_tasks(8, 3, 4, "independent_8_3sched_w4"))
+    witnesses = PortWitnesses(system)
+    scheduler = RandomScheduler(0, 1)
+    scheduler.new_execution()
+    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
+    assert result.outcome == DONE, (result.outcome, result.failure)
+    for name, step in witnesses.seen.items():
+        seen.setdefault(name, step)
+    # a full deferred-release buffer (the state deferred_release_in_bounds is about): the overflow finding's
+    # program with room for both of its entries, which it fills exactly
+    overflow = load_artifact(Path(__file__).resolve().parent / "regressions" / "deferred_release_overflow.json")
+    constants = replace(overflow.scenario.config.constants, deferred_release_capacity=2)
+    system = TrbSystem(overflow.scenario.with_config(constants=constants))
+    witnesses = PortWitnesses(system)
+    scheduler = RandomScheduler(0, 1)
+    scheduler.new_execution()
+    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
+    assert result.outcome == DONE, (result.outcome, result.failure)
+    for name, step in witnesses.seen.items():
+        seen.setdefault(name, step)
     missing = [p.name for p in SOMETIMES if p.name not in seen]
-    # NOT YET WITNESSED by these seeds (see the report): the advance lock held while another thread
-    # consumes the ring head needs a schedule these small random runs do not hit.
-    assert missing == ["advance_lock_vs_consume"], f"witnesses never reached: {missing}"
+    assert not missing, f"witnesses never reached: {missing}"
 
 
 def test_observer_factory_rejects_other_systems() -> None:
@@ -125,10 +153,12 @@ def test_la_never_passes_a_committed_but_unprepared_task() -> None:
 
 
 def test_finding_la_unprepared_is_named_by_consumed_prefix() -> None:
-    """The xfail above fails for the finding's reason, not another: the first violation is INV-R3 at the advance."""
+    """The xfail above fails for the finding's reason, not another: every failing run of the same search
+    (all 40 runs, not only the first failure) is INV-R3 at the advance, so the xfail hides nothing else."""
     scenario = independent_tasks(8, 3, 4, "independent_8_3sched_w4")
-    report = search(lambda: TrbSystem(scenario), "random", 1, SearchBounds(runs=40, max_steps=5000), port_observers())
-    assert report.failures, report.lines()
-    first = report.failures[0]
-    assert first.property_id == "consumed_prefix"
-    assert "advance_ring_pointers" in first.message and "never consumed" in first.message
+    bounds = SearchBounds(runs=40, max_steps=5000, stop_at_first_failure=False)
+    report = search(lambda: TrbSystem(scenario), "random", 1, bounds, port_observers())
+    assert report.failures and report.executions == 40, report.lines()
+    for failure in report.failures:
+        assert failure.property_id == "consumed_prefix", failure.line()
+        assert "advance_ring_pointers" in failure.message and "never consumed" in failure.message, failure.line()

@@ -74,7 +74,7 @@ def test_campaigns_classify_a_finding_artifact_as_its_finding(path: Path) -> Non
     from fuzz.campaigns.known import KNOWN, classify
 
     artifact = load_artifact(path)
-    assert classify(artifact.signature, artifact.mutants) == (KNOWN, artifact.finding)
+    assert classify(artifact.signature, artifact.mutants, artifact.scenario) == (KNOWN, artifact.finding)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)

@@ -50,6 +50,7 @@ def test_minimal_heap_of_paged_attention_ring2() -> None:
     assert simulate_ring_heap(tasks, bound.schedule.observed_la, 6144, 8).stuck is None
 
 
+@pytest.mark.slow  # the explorer on paged attention; test_explorer_agrees_on_both_sides... is its cheap version
 def test_explorer_finds_the_heap_deadlock_one_below_the_bound_on_paged_attention() -> None:
     scenario = BUILTIN_SCENARIOS["pa_two_blocks"]().with_config(heap_bytes=(4096, 4096, 6143, 4096))
     result = explore(TrbModel(scenario))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
+import z3  # type: ignore[import-untyped]
 
 from properties.findings import SMT_FINDINGS
-from properties.smt import suite
+from properties.smt import core, suite
 from properties.smt.vcs import COUNTEREXAMPLE, PROVED, UNKNOWN, WITNESSED, enumerate_vcs, run_vc
 
 pytestmark = pytest.mark.smt
@@ -52,6 +55,39 @@ def test_an_exhausted_resource_limit_is_unknown_and_fails() -> None:
     row = run_vc(vc, rlimit=2000)
     assert row.result == UNKNOWN
     assert not row.ok
+
+
+def test_the_budget_is_rlimit_units_per_check_not_wall_clock() -> None:
+    """Each check gets its own `rlimit` budget (z3's resource counter is global to the process; the
+    limit counts from where the check starts) and no wall-clock timeout: a third of one check's usage
+    is Unknown, three times it is enough even after the counter has moved far past that."""
+    from properties.smt.ready_queue import queue_system
+
+    vc = next(v for v in enumerate_vcs(queue_system()) if v.goal == "sequence" and v.action == "pop_release")
+    used = [run_vc(vc) for _ in range(4)]
+    assert all(r.result == PROVED for r in used)
+    units = max(r.rlimit for r in used)
+    assert 0 < units < core.DEFAULT_RLIMIT
+    assert run_vc(vc, rlimit=units // 3).result == UNKNOWN
+    assert run_vc(vc, rlimit=3 * units).result == PROVED
+    solver_params = inspect.getsource(core.run_query) + inspect.getsource(core.bmc_witness)
+    assert "rlimit" in solver_params and "timeout" not in solver_params
+
+
+def test_an_arithmetic_lemma_is_checked_not_assumed() -> None:
+    """A lemma is a check of its own: a false one (the pop leaving every slot's q unchanged, the popped
+    slot included) is refuted."""
+    import dataclasses
+
+    from properties.smt.ready_queue import queue_system
+
+    system = queue_system(capacity=4)
+    lemma = system.lemmas[0]
+    wrong = dataclasses.replace(lemma, name="pop_moves_no_slot", body=lambda c, e, d, k: z3.Implies(
+        z3.ULE(k, 3), d + 1 + ((k - d - 1) & 3) == d + ((k - d) & 3)))
+    system = dataclasses.replace(system, lemmas=(wrong,))
+    row = run_vc(next(v for v in enumerate_vcs(system) if v.goal == "pop_moves_no_slot"))
+    assert row.result == COUNTEREXAMPLE
 
 
 def test_a_wrong_invariant_is_refuted() -> None:

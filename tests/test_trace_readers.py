@@ -116,6 +116,40 @@ def test_malformed_swimlane_is_one_error_naming_the_position(text: str, where: s
     assert info.value.hint
 
 
+_ODD_CELLS: list[object] = [0, 2, 3, -1, True, False, 1.0, None, "1", [], {}]
+
+
+@pytest.mark.parametrize("key", ["aicore_tasks", "aicpu_tasks"])
+def test_swimlane_bulk_row_check_agrees_with_the_strict_one(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are validated in bulk (C-speed); anything that check does not accept goes the strict per-row
+    way. Both ways must reach the same result on every odd cell, row shape and core id."""
+    import runtime.traces.swimlane as swimlane
+
+    def outcome(text: str, *, bulk: bool) -> object:
+        with monkeypatch.context() as m:
+            if not bulk:
+                m.setattr(swimlane, "_well_formed", lambda *_args: False)
+            try:
+                return parse_swimlane(text, "x.json")
+            except TraceError as err:
+                return str(err)
+
+    good = json.loads(_swimlane())[key][0]
+    variants: list[object] = [[], [good, good], [good[:-1]], [[*good, 1]], good, [good, 5], [None]]
+    for column in range(len(good)):
+        for cell in _ODD_CELLS:
+            row = list(good)
+            row[column] = cell
+            variants.append([good, row])
+    accepted = 0
+    for rows in variants:
+        text = _swimlane(**{key: rows})
+        bulk = outcome(text, bulk=True)
+        assert bulk == outcome(text, bulk=False), rows
+        accepted += not isinstance(bulk, str)
+    assert 0 < accepted < len(variants)
+
+
 def test_swimlane_missing_parts_and_lost_rows_are_warnings() -> None:
     doc = json.loads(_swimlane())
     del doc["aicpu_orchestrator_phases"]

@@ -2,8 +2,8 @@
 
 The public facade: `CAMPAIGNS` (the named campaigns), `run_campaign(FuzzOptions(...))` which returns a
 `FuzzSummary`, and `format_summary`. See `catalogue` (what a campaign is), `targets` (model and port
-executions), `coverage` (features and steering), `engine` (one lane's loop) and `runner` (workers,
-progress, statistics).
+executions), `coverage` (features and steering), `engine` (one lane's loop), `runner` (workers,
+progress, statistics) and `other` (`--runtime`: the other runtimes' ports).
 """
 
 from fuzz.campaigns.catalogue import CAMPAIGNS, FAMILIES, Arm, Campaign, get_campaign

@@ -25,15 +25,17 @@ from typing import Any, Protocol
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.campaigns.catalogue import FAMILIES, MODEL, Arm, Campaign, port_params
+from fuzz.campaigns.catalogue import MODEL, Arm, Campaign, Family, port_params
 from fuzz.campaigns.coverage import CoverageMap
 from fuzz.campaigns.known import classify
+from fuzz.campaigns.other import OtherPortTarget, family_on
 from fuzz.campaigns.targets import Context, Execution, Found, ModelTarget, PortParams, PortTarget, derive_seed
 from fuzz.corpus import Corpus
 from model.scenario import Scenario, scenario_to_dict
 from properties.artifacts import Artifact, artifact_to_dict
 from properties.features import static_features
 
+TRB = "tensormap_and_ringbuffer"
 FRESH_BYTES = 4096
 MUTATE_PROBABILITY = 0.6
 PROGRESS_EVERY = 0.5  # seconds between progress reports of a lane
@@ -102,7 +104,7 @@ def make_harness(campaign: Campaign) -> tuple[Callable[[bytes], bytes | None], l
     holder: list[Drawn] = []
     indices = [i for i, arm in enumerate(campaign.arms) for _ in range(arm.weight)]
     arm_choice = st.sampled_from(indices)
-    families = {a.family: FAMILIES[a.family].strategy() for a in campaign.arms}
+    families = {a.family: _family(a.family, campaign.runtime).strategy() for a in campaign.arms}
     params = {i: port_params(a) for i, a in enumerate(campaign.arms) if a.target != MODEL}
 
     @settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -116,6 +118,12 @@ def make_harness(campaign: Campaign) -> tuple[Callable[[bytes], bytes | None], l
 
     fuzz: Callable[[bytes], bytes | None] = harness.hypothesis.fuzz_one_input  # type: ignore[attr-defined]
     return fuzz, holder
+
+
+def _family(name: str, runtime: str) -> Family:
+    family = family_on(name, runtime)
+    assert family is not None, (name, runtime)  # campaign_on keeps only arms whose family runs there
+    return family
 
 
 def mutate(parent: bytes, other: bytes | None, rng: random.Random) -> bytes:
@@ -177,7 +185,11 @@ class Lane:
         self.command = command
         self.fuzz, self.holder = make_harness(campaign)
         self.model_target = ModelTarget(campaign.model_max_states)
-        self.port_target = PortTarget(campaign.port_runs, campaign.port_max_steps, campaign.port_observers)
+        self.port_target: PortTarget | OtherPortTarget
+        if campaign.runtime == TRB:
+            self.port_target = PortTarget(campaign.port_runs, campaign.port_max_steps, campaign.port_observers)
+        else:
+            self.port_target = OtherPortTarget(campaign.port_runs, campaign.port_max_steps)
         self.entries: list[_Entry] = [_Entry(b, frozenset()) for b in corpus.load_inputs(campaign.name)]
         self._pending = Progress(lane, start_iteration)
         self._last_report = time.monotonic()
@@ -226,7 +238,7 @@ class Lane:
             lane=self.lane,
             iteration=k,
             input_hex=canonical.hex(),
-            outcome_asserted=FAMILIES[arm.family].asserted(drawn.scenario),
+            outcome_asserted=_family(arm.family, self.campaign.runtime).asserted(drawn.scenario),
         )
         try:
             ex = self.execute(arm, drawn, ctx)
@@ -264,7 +276,7 @@ class Lane:
     def _report_found(self, found: Found, canonical: bytes, k: int) -> None:
         art = found.artifact
         key = dedup_key(art)
-        classification, finding = classify(art.signature, art.mutants)
+        classification, finding = classify(art.signature, art.mutants, art.scenario)
         if finding is not None:
             art = replace(art, finding=finding)
         path, created = self.corpus.store_artifact(self.campaign.name, key, art)

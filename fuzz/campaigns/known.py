@@ -11,10 +11,14 @@ the port's `check_and_handle_consumed` name the same function.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+from model.scenario import Scenario
 from properties.artifacts import Signature
 from properties.findings import FINDINGS, Finding
+from runtime.core import System
+from runtime.dfs import FailedExecution
+from runtime.execution import ReplayScheduler, run_once
 
 NEW, KNOWN, MUTANT = "new", "known", "mutant"
 
@@ -29,11 +33,19 @@ def bare_functions(text: str) -> set[str]:
     return out
 
 
-def matching_finding(signature: Signature, findings: Iterable[Finding] = FINDINGS) -> Finding | None:
+def matching_finding(
+    signature: Signature, findings: Iterable[Finding] = FINDINGS, scenario: Scenario | None = None
+) -> Finding | None:
+    """The registered finding with the signature's runtime and property, one of whose C++ functions the
+    signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`."""
     wanted = bare_functions(signature.cxx_function)
     for f in findings:
         if f.runtime != signature.runtime or f.property_name != signature.property_id:
             continue
+        if f.applies_to is not None and (scenario is None or not f.applies_to(scenario)):
+            continue
+        if f.any_step:
+            return f
         names: set[str] = set()
         for fn in f.cxx_functions:
             names |= bare_functions(fn)
@@ -42,9 +54,37 @@ def matching_finding(signature: Signature, findings: Iterable[Finding] = FINDING
     return None
 
 
-def classify(signature: Signature, mutants: tuple[str, ...] | list[str]) -> tuple[str, str | None]:
+def classify(
+    signature: Signature, mutants: tuple[str, ...] | list[str], scenario: Scenario | None = None
+) -> tuple[str, str | None]:
     """("mutant", None), ("known", finding id) or ("new", None)."""
     if mutants:
         return MUTANT, None
-    f = matching_finding(signature)
+    f = matching_finding(signature, scenario=scenario)
     return (KNOWN, f.ident) if f is not None else (NEW, None)
+
+
+def blamed_function(factory: Callable[[], System], failure: FailedExecution) -> str:
+    """The C++ function of the step at which a search's failure was detected (replaying its schedule)."""
+    scheduler = ReplayScheduler(failure.schedule)
+    scheduler.new_execution()
+    # exactly the recorded steps (an end-of-run failure's schedule is the whole run; a step failure's ends
+    # at the failing step): replaying one more would leave the recorded schedule
+    result = run_once(factory(), scheduler, max_steps=len(failure.schedule))
+    if not result.trace:
+        return ""
+    return result.trace[min(failure.step, len(result.trace) - 1)].op.cite.function
+
+
+def unregistered_failures(
+    scenario: Scenario, factory: Callable[[], System], failures: Sequence[FailedExecution]
+) -> list[str]:
+    """The failures of a search over the unmutated port that match no registered finding, as report lines:
+    what a random test over the clean port asserts to be empty (registered findings stay reported, never
+    hidden by an xfail over the whole test)."""
+    out = []
+    for failure in failures:
+        signature = Signature(scenario.runtime, failure.property_id, blamed_function(factory, failure))
+        if classify(signature, (), scenario)[0] != KNOWN:
+            out.append(f"{failure.line()} [in {signature.cxx_function}]")
+    return out

@@ -24,6 +24,7 @@ from fuzz.campaigns.catalogue import Campaign, get_campaign
 from fuzz.campaigns.coverage import CATEGORIES, CoverageMap, as_plain, universe_gaps
 from fuzz.campaigns.engine import FindingReport, Lane, Progress
 from fuzz.campaigns.known import KNOWN, MUTANT, NEW
+from fuzz.campaigns.other import TRB, campaign_on, check_runtime_mutants
 from fuzz.corpus import Corpus
 from model.errors import PtocheckError
 from properties.artifacts import parse_artifact
@@ -43,6 +44,7 @@ class FuzzOptions:
     corpus: Path = Path(".ptocheck") / "corpus"
     database: str | None = None
     mutants: tuple[str, ...] = ()
+    runtime: str | None = None  # None: tensormap_and_ringbuffer (fuzz.campaigns.other for the others)
     stop_on_failure: bool = False
     fresh: bool = False
     command: str = ""  # recorded in every artifact; "{seed}" is replaced by the master seed
@@ -369,9 +371,7 @@ class _QueueSink:
 def _worker(args: dict[str, Any], q: Any, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
     try:
-        campaign = get_campaign(args["campaign"])
-        if args["mutants"]:
-            campaign = campaign.port_only()
+        campaign = _resolve_campaign(args["campaign"], args["runtime"], tuple(args["mutants"]))
         corpus = Corpus(Path(args["corpus"]), args["database"])
         sink = _QueueSink(q, stop, args["parent"])
         lane = Lane(
@@ -398,14 +398,25 @@ def _lane_quota(total: int | None, workers: int, lane: int) -> int | None:
     return total // workers + (1 if lane < total % workers else 0)
 
 
+def _resolve_campaign(name: str, runtime: str | None, mutants: tuple[str, ...]) -> Campaign:
+    """The named campaign on `runtime` (checked against its mutants), port arms only when mutants are on."""
+    campaign = get_campaign(name)
+    if runtime is not None and runtime != campaign.runtime:
+        campaign = campaign_on(campaign, runtime)
+    if mutants:
+        if campaign.runtime == TRB:
+            from runtime.trb.mutants import check_mutants
+
+            check_mutants(mutants)
+        else:
+            check_runtime_mutants(campaign.runtime, mutants)
+        campaign = campaign.port_only()
+    return campaign
+
+
 def run_campaign(options: FuzzOptions) -> FuzzSummary:
     """Run (or resume) a campaign until its budget is spent, it is stopped, or it is interrupted."""
-    campaign = get_campaign(options.campaign)
-    if options.mutants:
-        from runtime.trb.mutants import check_mutants
-
-        check_mutants(options.mutants)
-        campaign = campaign.port_only()
+    campaign = _resolve_campaign(options.campaign, options.runtime, options.mutants)
     if options.workers < 1:
         raise PtocheckError(f"--workers must be >= 1, got {options.workers}", "--workers", "pass 1 or more")
     if options.iterations is not None and options.iterations < 1:
@@ -463,6 +474,7 @@ def _run_workers(campaign: Campaign, options: FuzzOptions, agg: Aggregator, seed
             "corpus": str(options.corpus),
             "database": options.database,
             "mutants": list(options.mutants),
+            "runtime": options.runtime,
             "start": agg.lane_start(lane),
             "coverage": dict(agg.coverage.counts),
             "command": options.command,

@@ -51,6 +51,7 @@ from properties.replay import (
     ObserverFactory,
     PortRun,
     observer_factory,
+    port_system,
     run_port_system,
 )
 from runtime.core import Observer, System
@@ -63,7 +64,6 @@ from runtime.execution import (
     encode_schedule,
 )
 from runtime.pct import PCTScheduler
-from runtime.trb import TrbSystem
 
 MODEL_ENGINE = "bounded BFS (reference model)"
 PORT_SCHEDULERS = ("random", "pct", "round-robin")
@@ -305,7 +305,7 @@ class PortTarget:
         for r in range(runs):
             run_seed = derive_seed(params.seed, r)
             scheduler, engine = make_port_scheduler(params, run_seed, k)
-            system = TrbSystem(scenario, ctx.mutants)
+            system = port_system(scenario, ctx.mutants, self.observer_names)
             coverage = PortCoverage(system)
             run = run_port_system(
                 system,
@@ -320,7 +320,9 @@ class PortTarget:
             ex.features.add(f"outcome:port-{run.result.outcome}")
             if run.verdict.failed:
                 found_ctx = ctx
-                if ctx.mutants and fails_without_mutants(scenario, run, extra_observers, ctx.outcome_asserted):
+                if ctx.mutants and fails_without_mutants(
+                    scenario, run, extra_observers, ctx.outcome_asserted, self.observer_names
+                ):
                     found_ctx = replace(ctx, mutants=())  # the unmutated port fails the same way
                 ex.found.append(self._found(scenario, found_ctx, params, run, run_seed, engine, max_steps))
         return ex
@@ -351,12 +353,16 @@ class PortTarget:
 
 
 def fails_without_mutants(
-    scenario: Scenario, run: PortRun, observers: ObserverFactory | None, outcome_asserted: bool
+    scenario: Scenario,
+    run: PortRun,
+    observers: ObserverFactory | None,
+    outcome_asserted: bool,
+    observer_names: tuple[str, ...] = (),
 ) -> bool:
     """Does the same schedule fail with the same signature when no mutant is switched on? Then the
     failure is not the mutant's (a detection is only credited to a mutant when the plain port differs)."""
     schedule = run.result.schedule
-    system = TrbSystem(scenario, ())
+    system = port_system(scenario, (), observer_names)
     replay = ReplayScheduler(schedule, system.thread_names())
     replay.new_execution()
     step_limit = run.verdict.property_id == RUN_STEP_LIMIT

@@ -55,7 +55,7 @@ ALL_CHECKS: dict[str, str] = {
 }
 
 
-DEFAULT_REPLAY_MAX_TASKS = 10_000  # the replay costs O(tasks) per event: ~45 s at this size on one core
+DEFAULT_REPLAY_MAX_TASKS = 10_000  # the replay costs O(tasks) per model step: ~10 s CPU at this size (bench_conformance)
 
 
 def check_run(
@@ -82,7 +82,7 @@ def check_timeline(
     if replay and REPLAY not in skip and replay_max_tasks is not None and len(tl.tasks) > replay_max_tasks:
         results.append(
             CheckResult(REPLAY, ALL_CHECKS[REPLAY]).not_run(
-                f"{len(tl.tasks)} tasks > --replay-max-tasks {replay_max_tasks} (the replay costs O(tasks) per event)"
+                f"{len(tl.tasks)} tasks > --replay-max-tasks {replay_max_tasks} (the replay costs O(tasks) per model step)"
             )
         )
     else:

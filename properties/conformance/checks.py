@@ -3,14 +3,15 @@
 Each check reads its own part of the records, so a corrupted record is blamed on the rule it breaks:
 
 ==============  ===========================================================================================
-edges           deps.json's edge rows equal the model's own derivation from the recorded arguments
+edges           deps.json's edge rows equal the model's own derivation from the recorded arguments (INV-F5)
 wait-order      every WAIT producer completed before its consumer was dispatched (INV-F4)
 slot-reuse      a task's slot is reused, and the watermark passes it, only after the task was consumed:
                 completed, every (creator) RETAIN consumer finished, its scope ended (INV-R3/R4, INV-L4)
 window          per ring never more than W-1 tasks live: ``cur - la <= W - 1`` at every watermark sample (INV-R1)
 watermark       per ring the watermark samples are monotone (``la`` and ``cur`` never decrease, ``la <= cur``)
+                (INV-R2)
 exactly-once    each task submitted once in the recorded order; each subtask (each block of SPMD / MIX)
-                dispatched and completed exactly once; dummies completed once inline; the files agree
+                dispatched and completed exactly once; dummies completed once inline; the files agree (INV-D3)
 core-serial     per core executions never overlap; at most one pending prefetch; per-subtask times ordered;
                 subtasks on cores of their type, owned by the thread that logged them (INV-D1/D2)
 ==============  ===========================================================================================
@@ -40,7 +41,7 @@ from properties.conformance.timeline import (
     TaskView,
     Timeline,
 )
-from properties.trace_scenario import derivation_mismatches, scenario_from_deps
+from properties.trace_scenario import derivation_mismatches
 from runtime.traces.debug_log import LogDispatch
 from runtime.traces.deps_json import TaskId
 from runtime.traces.run_dir import DEPS_FILE, SCOPE_STATS_FILE, SWIMLANE_FILE
@@ -138,7 +139,7 @@ def check_edges(tl: Timeline, refs: Refs) -> CheckResult:
     if deps is None:
         return res.not_run(f"no {DEPS_FILE}")
     try:
-        info = ProgramInfo(scenario_from_deps(deps, tl.trace.name))
+        info = ProgramInfo(tl.rebuilt_scenario())
     except PtocheckError as exc:
         # The recorded arguments and edges contradict the runtime's own wiring rules (e.g. a reader of an
         # owned buffer without an edge from its creator): that is a disagreement about the edge set.

@@ -28,13 +28,18 @@ closure refuses nothing the real run could have done; and after a submit the orc
 run at once (a scope end only releases). The first observed event the model does not enable is reported
 with the model's reason and the events before it.
 
-Cost: the model copies its task tuple on every step, so a replay costs O(tasks) per event; the direct
-checks are linear (see benchmarks/bench_conformance.py).
+Cost: everything here is linear in the run (events, layout, scope lookup, the model's static set-up), but
+the model's state is an immutable tuple with one entry per task of the program, and every model step that
+changes a task rebuilds that tuple (``list(state[S_TASKS])`` ... ``tuple(tasks)``, plus freeing the old
+one): O(tasks) per step, about 7 steps per observed event (the orchestrator's admit/collect/claim/register/
+wire steps of a submit, dispatch, completion, deferred-release steps). So the replay costs a + b * tasks per
+event (a: the model's Python per step; b: the copies); benchmarks/bench_conformance.py measures both. The
+other checks are linear.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -97,7 +102,7 @@ from model.trb_model import (
     TrbModel,
 )
 from properties.conformance.timeline import Frame, Timeline
-from properties.trace_scenario import scenario_from_deps, task_name
+from properties.trace_scenario import task_name
 from runtime.traces.deps_json import TaskId
 from runtime.traces.swimlane import Execution
 
@@ -136,8 +141,7 @@ def replay_run(tl: Timeline, *, cross_check: bool = False) -> ReplayOutcome:
         return ReplayOutcome(False, note=why)
     assert tl.trace.deps is not None and tl.order is not None
     try:
-        base = scenario_from_deps(tl.trace.deps, tl.trace.name, config=_config(tl))
-        scenario = _layout(tl, base)
+        scenario = _layout(tl, tl.rebuilt_scenario(), _config(tl))
         model = TrbModel(scenario)
     except PtocheckError as exc:
         return ReplayOutcome(False, note=f"no model scenario: {exc.render()}")
@@ -182,8 +186,9 @@ def _config(tl: Timeline) -> Config:
 # ------------------------------------------------------------------------------------- the program
 
 
-def _layout(tl: Timeline, base: Scenario) -> Scenario:
-    """`base`'s submits and allocs in the observed order, inside the observed scope instances."""
+def _layout(tl: Timeline, base: Scenario, config: Config) -> Scenario:
+    """`base`'s submits and allocs in the observed order, inside the observed scope instances, on the run's
+    `config` (validated here: `base` was validated on the default configuration)."""
     assert tl.order is not None
     ops = {op.name: op for op in base.tasks()}
     manual = {t.task_id: t.manual_scope for t in tl.trace.deps.tasks} if tl.trace.deps is not None else {}
@@ -201,11 +206,12 @@ def _layout(tl: Timeline, base: Scenario) -> Scenario:
     program: list[Op] = []
     if tl.has_scopes:
         modes = _frame_modes(tl.frames, manual)
+        frame_of_sample = _frames_by_sample(tl.frames)
         k = 0
         samples = tl.samples
         for i, raw in enumerate(tl.order + [-1]):
             while k < len(samples) and samples[k].position == i:
-                frame = _frame_at(tl.frames, k)
+                frame = frame_of_sample[k]
                 if frame.depth > 0:
                     program.append(ScopeBegin(modes[frame.index]) if samples[k].sample.phase == "begin" else ScopeEnd())
                 k += 1
@@ -215,7 +221,7 @@ def _layout(tl: Timeline, base: Scenario) -> Scenario:
         program = _synthesized_scopes(tl.order, op_of, manual)
     scenario = Scenario(
         name=base.name,
-        config=base.config,
+        config=config,
         buffers=base.buffers,
         program=tuple(program),
         description=f"{base.description}; laid out in the observed submit order and scopes",
@@ -223,11 +229,14 @@ def _layout(tl: Timeline, base: Scenario) -> Scenario:
     return validate(scenario)
 
 
-def _frame_at(frames: list[Frame], sample_index: int) -> Frame:
+def _frames_by_sample(frames: list[Frame]) -> dict[int, Frame]:
+    """Sample index -> the frame it opens or closes (every placed sample does one of the two)."""
+    out: dict[int, Frame] = {}
     for f in frames:
-        if f.begin == sample_index or f.end == sample_index:
-            return f
-    raise AssertionError(f"sample {sample_index} opens or closes no frame")
+        out[f.begin] = f
+        if f.end is not None:
+            out[f.end] = f
+    return out
 
 
 def _frame_modes(frames: list[Frame], manual: dict[int, bool]) -> dict[int, ScopeMode]:
@@ -273,12 +282,13 @@ class _Replayer:
         self.model = model
         self.info = model.info
         self.cross_check = cross_check
-        self.index_of = {TaskId.of(t.ring, t.local).raw: t.index for t in self.info.tasks}
+        self.index_of = {TaskId.raw_of(t.ring, t.local): t.index for t in self.info.tasks}
         self.pc_of = {
             instr.task: pc for pc, instr in enumerate(self.info.instrs) if instr.kind in (I_SUBMIT, I_ALLOC)
         }
         self.worklist: list[int] = []
-        self.recent: list[str] = []
+        self.recent: deque[_Event] = deque(maxlen=3)  # the last accepted events (the refusal's context)
+        self.rings = [(r, row) for r, row in enumerate(self.info.by_ring_local) if row]  # rings with tasks
         self.accepted = 0
         self.refs_log = "stderr.log"
 
@@ -378,7 +388,7 @@ class _Replayer:
             if refusal:
                 return self._refused(state, ev, refusal, inconclusive)
             self.accepted += 1
-            self.recent = ([*self.recent, f"{ev.kind}: {ev.ref}"])[-3:]
+            self.recent.append(ev)
         state, refusal = self._finish(state)
         if refusal:
             end = _Event(END_OF_TIME, -1, "end", 0, 0, "end of the records")
@@ -449,10 +459,10 @@ class _Replayer:
                 if self.cross_check:
                     assert action in model.actions(state), action
                 state = model.next_state(state, action)
-        for r in range(NUM_RINGS):
+        for r, row in self.rings:
             ring = state[S_RINGS][r]
             la = ring[R_LA]
-            if la < ring[R_CUR] and state[S_TASKS][info.task_at(r, la)][T_ST] == CONSUMED:
+            if la < ring[R_CUR] and state[S_TASKS][row[la]][T_ST] == CONSUMED:
                 state = model.next_state(state, (A_ADVANCE, r, 0))
         return state
 
@@ -545,7 +555,7 @@ class _Replayer:
             True,
             self.accepted,
             refused=f"event #{self.accepted + 1} ({ev.kind}: {ev.ref}): {reason}",
-            context=[*(f"after {r}" for r in self.recent), f"model: {self._rings(state)}"],
+            context=[*(f"after {r.kind}: {r.ref}" for r in self.recent), f"model: {self._rings(state)}"],
             inconclusive=inconclusive,
         )
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from model.errors import PtocheckError
+from model.scenario import Scenario
 from properties.trace_scenario import scenario_from_deps
 from runtime.traces.common import TraceWarning
 from runtime.traces.debug_log import LogDispatch
@@ -133,6 +134,20 @@ class Timeline:
     warnings: list[TraceWarning]
     notes: list[str]  # what could not be reconstructed, and why
     events: int  # observations read (the unit of the throughput figure)
+    _rebuilt: Scenario | PtocheckError | None = None  # scenario_from_deps(deps), shared by every user
+
+    def rebuilt_scenario(self) -> Scenario:
+        """The scenario rebuilt from deps.json with the default configuration (computed once per timeline:
+        the order inference, the edges check and the replay all start from it). Raises its PtocheckError."""
+        if self._rebuilt is None:
+            assert self.trace.deps is not None
+            try:
+                self._rebuilt = scenario_from_deps(self.trace.deps, self.trace.name)
+            except PtocheckError as exc:
+                self._rebuilt = exc
+        if isinstance(self._rebuilt, PtocheckError):
+            raise self._rebuilt.with_traceback(None)  # each raise starts a fresh traceback
+        return self._rebuilt
 
     def task(self, raw: int) -> TaskView:
         view = self.tasks.get(raw)
@@ -291,14 +306,14 @@ def _read_order(tl: Timeline) -> None:
         tl.notes.append("submit order unknown: no orchestrator records and no deps.json")
         return
     try:
-        scenario = scenario_from_deps(deps, tl.trace.name)
+        scenario = tl.rebuilt_scenario()
     except PtocheckError as exc:
         tl.notes.append(f"submit order unknown: the scenario cannot be rebuilt from deps.json ({exc.what})")
         return
     order = []
     for op in scenario.tasks():
         ring, local = op.name[1:].split("t")
-        order.append(TaskId.of(int(ring), int(local)).raw)
+        order.append(TaskId.raw_of(int(ring), int(local)))
     for raw in order:
         view = tl.task(raw)
         if view.kind == UNKNOWN:

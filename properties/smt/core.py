@@ -132,6 +132,22 @@ class StepProperty:
 
 
 @dataclass(frozen=True)
+class Lemma:
+    """A pure arithmetic fact `body(c, *xs)` over its bound variables (no state, no arrays), proved
+    valid by its own check (under the constants' facts only), then assumed in the consecution checks of
+    the listed actions at the argument tuples `uses(s, p, c, pool)` returns. It only restates
+    arithmetic, never an invariant, so it cannot make a goal trivial; it splits one hard bit-vector
+    check into a small arithmetic one and an array one that the solver decides quickly and stably."""
+
+    name: str
+    text: str
+    body: Callable[..., Expr]
+    bound: tuple[Sort, ...]
+    uses: Callable[[Vars, Vars, Vars, Sequence[Expr]], list[tuple[Expr, ...]]]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class System:
     name: str
     title: str
@@ -149,6 +165,7 @@ class System:
     tiny: Callable[[Vars, Vars], list[Expr]] | None = None  # witness search bounds (default: small)
     # concrete schedules that reach a state enabling an action, for actions no short path enables
     witness_schedules: dict[str, tuple[dict[str, int], list[tuple[str, dict[str, int]]]]] = field(default_factory=dict)
+    lemmas: tuple[Lemma, ...] = ()
 
     def action(self, name: str) -> Action:
         for a in self.actions:
@@ -203,11 +220,11 @@ def run_query(formulas: Sequence[Expr], rlimit: int = DEFAULT_RLIMIT, seed: int 
     solver.set("rlimit", rlimit)
     solver.set("random_seed", seed)
     solver.add(*formulas)
+    before = _rlimit_count(solver.statistics())  # z3's counter is global; the limit is relative to it
     started = time.process_time()
     answer = solver.check()
     seconds = time.process_time() - started
-    stats = solver.statistics()
-    used = _rlimit_count(stats)
+    used = _rlimit_count(solver.statistics()) - before
     if answer == z3.unsat:
         return Outcome("unsat", seconds, used)
     if answer == z3.sat:
@@ -216,7 +233,7 @@ def run_query(formulas: Sequence[Expr], rlimit: int = DEFAULT_RLIMIT, seed: int 
 
 
 def _rlimit_count(stats: Any) -> int:
-    """The resource units the last check consumed (z3 statistics; 0 if the key is absent)."""
+    """z3's resource counter (global to the context, so callers take differences; 0 if absent)."""
     try:
         return int(stats.get_key_value("rlimit count"))
     except z3.Z3Exception:
@@ -305,8 +322,22 @@ def step_context(system: System, a: Action, bounds: Sequence[Sequence[Sort]]) ->
     p = make_vars(a.params, "@p")
     sk = _skolems(bounds)
     pool = step_pool(system, a, s, p, c, list(sk.values()))
-    base = [*system.const_facts(c), *hypotheses(system, s, c, pool), system.relation(a, s, t, p, c)]
+    base = [*system.const_facts(c), *hypotheses(system, s, c, pool), *lemma_instances(system, a, s, p, c, pool)]
+    base.append(system.relation(a, s, t, p, c))
     return Context(Query(base, c, s, t, p, _named(list(sk.values())), pool), sk)
+
+
+def lemma_instances(system: System, a: Action, s: Vars, p: Vars, c: Vars, pool: Sequence[Expr]) -> list[Expr]:
+    """The system's arithmetic lemmas that serve `a`, at the argument tuples each lemma asks for."""
+    return [lem.body(c, *args) for lem in system.lemmas if a.name in lem.actions for args in lem.uses(s, p, c, pool)]
+
+
+def lemma_query(system: System, lem: Lemma) -> Query:
+    """Validity of an arithmetic lemma: its negation, over fresh bound variables and the constants."""
+    c = make_vars(system.consts, "")
+    xs = _bound_vars(lem.bound, "x")
+    s = make_vars(system.fields, "@0")  # unconstrained: only so that a counterexample decodes as usual
+    return Query([*system.const_facts(c), z3.Not(lem.body(c, *xs))], c, s, bound=_named(xs))
 
 
 def init_goal(ctx: Context, inv: Invariant) -> list[Expr]:
@@ -436,6 +467,7 @@ def bmc_witness(
     solver.add(*system.const_facts(c), *system.small(states[0], c), system.init(states[0], c))
     choices: list[tuple[Expr, list[tuple[Action, Vars]]]] = []
     seconds = 0.0
+    before = _rlimit_count(solver.statistics())
     used = 0
     for depth in range(max_depth + 1):
         s = states[-1]
@@ -446,8 +478,7 @@ def bmc_witness(
         started = time.process_time()
         answer = solver.check()
         seconds += time.process_time() - started
-        stats = solver.statistics()
-        used = _rlimit_count(stats) or used
+        used = _rlimit_count(solver.statistics()) - before
         if answer == z3.sat:
             model = solver.model()
             path = _decode_path(model, choices, states)

@@ -20,7 +20,7 @@ H such that no heap of H or more bytes deadlocks, and a deadlocking schedule for
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import z3  # type: ignore[import-untyped]
 
@@ -170,32 +170,58 @@ class HeapBound:
     iterations: int
     seconds: float
     spec_bound: int  # Σ_pinned + 3·a_max (INV-S6's safe bound)
+    query_seconds: list[float] = field(default_factory=list)  # CPU time of each solver query
 
 
 def minimal_heap(
     tasks: list[RingTask], window: int, rlimit: int = DEFAULT_RLIMIT, seed: int = DEFAULT_SEED
 ) -> HeapBound:
+    """The smallest H such that no heap of H bytes or more deadlocks. z3's optimizer proposes the
+    largest deadlocking heap up to a cap (the spec's safe bound, doubled while something above it
+    deadlocks); neither side rests on the optimizer: "no heap >= H deadlocks" is an UNSAT check over
+    every larger heap, and H - 1 deadlocks by a model whose schedule is replayed on the model's allocator."""
     started = time.process_time()
     heap = z3.Int("H")
     formulas, las = deadlock_query(tasks, window, heap)
-    lo = max([1, *[t.size for t in tasks]])
-    iterations = 0
+    pinned = _pinned_bytes(tasks)
+    spec = pinned + 3 * max(t.size for t in tasks)
+    query_seconds: list[float] = []
+    lo = max([1, *[t.size for t in tasks]])  # heaps below the largest request are not considered
+    cap = max(spec, lo)
     while True:
-        iterations += 1
-        out = run_query([*formulas, heap >= lo], rlimit, seed)
+        best, model = _largest_deadlock(formulas, heap, lo, cap, rlimit, seed, query_seconds)
+        minimal = lo if best is None else best + 1
+        out = run_query([*formulas, heap >= minimal], rlimit, seed)  # the proof: no larger heap deadlocks
+        query_seconds.append(out.seconds)
         if out.status == "unknown":
             raise RuntimeError(f"heap bound search: solver gave up ({out.reason})")
         if out.status == "unsat":
             break
-        lo = out.model.eval(heap).as_long() + 1
+        cap = 2 * int(out.model.eval(heap).as_long())  # a deadlock above the cap: search higher
     schedule = None
-    if lo > 1:
-        out = run_query([*formulas, heap == lo - 1], rlimit, seed)
-        if out.status == "sat":
-            schedule = _decode_schedule(out.model, las, tasks, lo - 1, window)
-    pinned = _pinned_bytes(tasks)
-    spec = pinned + 3 * max(t.size for t in tasks)
-    return HeapBound(lo, schedule, iterations, time.process_time() - started, spec)
+    if model is not None:
+        schedule = _decode_schedule(model, las, tasks, minimal - 1, window)
+    return HeapBound(minimal, schedule, len(query_seconds), time.process_time() - started, spec, query_seconds)
+
+
+def _largest_deadlock(
+    formulas: list[Expr], heap: Expr, lo: int, cap: int, rlimit: int, seed: int, seconds: list[float]
+) -> tuple[int | None, object | None]:
+    """The largest deadlocking heap in [lo, cap] and its model (None, None when there is none)."""
+    opt = z3.Optimize()
+    opt.set("rlimit", rlimit)
+    opt.set("random_seed", seed)
+    opt.add(*formulas, heap >= lo, heap <= cap)
+    opt.maximize(heap)
+    started = time.process_time()
+    answer = opt.check()
+    seconds.append(time.process_time() - started)
+    if answer == z3.unknown:
+        raise RuntimeError(f"heap bound search: optimizer gave up ({opt.reason_unknown()})")
+    if answer == z3.unsat:
+        return None, None
+    model = opt.model()
+    return int(model.eval(heap).as_long()), model
 
 
 def _pinned_bytes(tasks: list[RingTask]) -> int:

@@ -16,9 +16,11 @@ Per slot k, with q(k) the unique position in [D, D + capacity) that maps to k:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import BV, Action, Arr, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Arr, Expr, Invariant, Lemma, StepProperty, System, Vars
 
 U64 = BV(64)
 READY_QUEUE_SIZE = 65536  # PTO2_READY_QUEUE_SIZE, compile-time (each of the 7 ready queues)
@@ -151,6 +153,43 @@ def queue_system(mutant: str | None = None, capacity: int = READY_QUEUE_SIZE) ->
     def pool(s: Vars, c: Vars) -> list[Expr]:
         return [s["E"] & mask(c), s["D"] & mask(c)]
 
+    def at_slots(s: Vars, p: Vars, c: Vars, terms: Sequence[Expr]) -> list[tuple[Expr, ...]]:
+        return [(s["E"], s["D"], k) for k in terms if k.sort() == z3.BitVecSort(64)]
+
+    def pos_ok(e: Expr, d: Expr, c: Vars) -> Expr:
+        return z3.ULE(e - d, cap_of(c))
+
+    # The sequence invariant's consecution for the two position CASes: every slot but the one at the
+    # moved position keeps its q and its reserved/free side. Proved once as 64-bit arithmetic, these
+    # leave the step checks only the array case analysis (which made them seed-sensitive on their own).
+    lemmas = (
+        Lemma(
+            "pop_moves_one_slot",
+            "for k <= mask, k != D & mask, 0 < E - D <= capacity: D+1 leaves q(k) and reserved(k) unchanged",
+            lambda c, e, d, k: z3.Implies(
+                z3.And(z3.ULE(k, mask(c)), k != d & mask(c), z3.UGT(e - d, 0), pos_ok(e, d, c)),
+                z3.And(
+                    q_of({"D": d + 1}, c, k) == q_of({"D": d}, c, k),
+                    reserved({"E": e, "D": d + 1}, c, k) == reserved({"E": e, "D": d}, c, k),
+                ),
+            ),
+            (U64, U64, U64),
+            at_slots,
+            ("pop_reserve",),
+        ),
+        Lemma(
+            "push_reserves_one_slot",
+            "for k <= mask, E - D < capacity: after E+1, k is reserved iff it was or k == E & mask",
+            lambda c, e, d, k: z3.Implies(
+                z3.And(z3.ULE(k, mask(c)), z3.ULT(e - d, cap_of(c))),
+                reserved({"E": e + 1, "D": d}, c, k) == z3.Or(reserved({"E": e, "D": d}, c, k), k == e & mask(c)),
+            ),
+            (U64, U64, U64),
+            at_slots,
+            ("push_reserve",),
+        ),
+    )
+
     def small(s: Vars, c: Vars) -> list[Expr]:
         return [z3.ULE(s["E"], 2 * capacity + 8)] if capacity <= 16 else []
 
@@ -168,4 +207,5 @@ def queue_system(mutant: str | None = None, capacity: int = READY_QUEUE_SIZE) ->
         pool=pool,
         mutant=mutant,
         small=small,
+        lemmas=lemmas,
     )

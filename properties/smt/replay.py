@@ -116,6 +116,13 @@ class ReplayReport:
     agrees: bool | None  # the model's successor equals the encoding's (None: not comparable)
     scale: int = 1
 
+    @property
+    def refutes_mutant(self) -> bool:
+        """The mutant's successor violates the property, and the model refuses the step or keeps it."""
+        if self.property_on_encoding is not False:
+            return False
+        return self.model_step == "refused" or (self.model_step == "taken" and self.property_on_model is True)
+
     def line(self) -> str:
         if self.model_step == "refused":
             parts = ["the model refuses this step (the correct allocator blocks here)"]

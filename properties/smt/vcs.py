@@ -37,7 +37,7 @@ class VC:
     goal: str  # invariant / property name
     spec: str
     method: str
-    kind: str  # init | step | claim-init | claim-step | implies | step-property | nonvacuous | independent
+    kind: str  # init | step | claim-init | claim-step | implies | lemma | step-property | nonvacuous | independent
     action: str | None
     build: Callable[[], Query]
     expect: Expectation = Expectation(PROVED)
@@ -71,10 +71,11 @@ class Row:
     replay: str = ""
     extra: dict[str, object] = field(default_factory=dict)
     system: str = ""
+    replay_failed: bool = False  # a counterexample that the executable model does not reproduce
 
     @property
     def ok(self) -> bool:
-        return self.result == self.expect.result and self.result != UNKNOWN
+        return self.result == self.expect.result and self.result != UNKNOWN and not self.replay_failed
 
 
 def enumerate_vcs(system: System, overrides: dict[tuple[str, str | None], Expectation] | None = None) -> list[VC]:
@@ -119,6 +120,8 @@ def enumerate_vcs(system: System, overrides: dict[tuple[str, str | None], Expect
                 inv.bound,
                 partial(_consecution_goal, system, inv),
             )
+    for lem in system.lemmas:
+        add(lem.name, "lemma", "arithmetic lemma", "lemma", None, partial(core.lemma_query, system, lem))
     for prop in system.step_properties:
         for a in system.actions:
             if prop.actions is not None and a.name not in prop.actions:
@@ -174,11 +177,11 @@ def run_vcs(
             vc = vcs[i]
             assert vc.make_goal is not None
             q = core.with_goal(ctx, vc.make_goal(ctx))
-            rows[i] = _row_from(vc, q, core.run_query(q.formulas, rlimit, seed), section, rlimit, seed)
+            rows[i] = row_from(vc, q, core.run_query(q.formulas, rlimit, seed), section, rlimit, seed)
     return [rows[i] for i in range(len(vcs))]
 
 
-def _row_from(vc: VC, q: Query, outcome: core.Outcome, section: str, rlimit: int, seed: int) -> Row:
+def row_from(vc: VC, q: Query, outcome: core.Outcome, section: str, rlimit: int, seed: int) -> Row:
     row = Row(section, vc.label, vc.spec, vc.method, UNKNOWN, outcome.seconds, outcome.rlimit_used, vc.expect, vc.system.assumptions)
     row.system = vc.system.name
     if outcome.status == "unsat":
@@ -276,7 +279,7 @@ def _find_witness(vc: VC, q: Query, rlimit: int, seed: int) -> tuple[core.Outcom
 def run_vc(vc: VC, section: str = "proof", rlimit: int = core.DEFAULT_RLIMIT, seed: int = core.DEFAULT_SEED) -> Row:
     if vc.kind not in ("nonvacuous", "independent"):
         q = vc.build()
-        return _row_from(vc, q, core.run_query(q.formulas, rlimit, seed), section, rlimit, seed)
+        return row_from(vc, q, core.run_query(q.formulas, rlimit, seed), section, rlimit, seed)
     detail = ""
     if vc.kind == "nonvacuous" and vc.action in vc.system.witness_schedules:
         consts, schedule = vc.system.witness_schedules[vc.action]

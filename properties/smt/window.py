@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, Lemma, StepProperty, System, Vars
 
 I32 = BV(32, signed=True)
 U8 = BV(8)
@@ -468,6 +468,20 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
         pool=pool,
         mutant=mutant,
         small=small,
+        lemmas=(
+            # A commit binds cur to the slot cur - W vacated; stating the period once as arithmetic keeps
+            # the commit checks from re-deriving it by bit-blasting (which made them seed-sensitive).
+            Lemma(
+                "slot_period",
+                "W a power of two: (t - W) & (W - 1) == t & (W - 1)",
+                lambda c, t: slot(t - c["W"], c) == slot(t, c),
+                (I32,),
+                lambda s, p, c, pool: [(s["cur"],)],
+                ("commit",),
+            ),
+        )
+        if mutant != "M_SLOT_INDEX_BY_ID"
+        else (),
     )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from model.errors import TraceError
 from runtime.traces.common import JsonReader, describe_json, join
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 UINT64_MAX = (1 << 64) - 1
+_PLAIN_IDS = 1 << 40  # raw ids below this are (ring << 32) | local exactly
 
 ArgType = Literal["INPUT", "OUTPUT", "INOUT", "OUTPUT_EXISTING", "NO_DEP"]
 EdgeSource = Literal["explicit", "creator", "tensormap"]
@@ -79,7 +80,12 @@ class TaskId:
 
     @staticmethod
     def of(ring: int, local: int) -> TaskId:
-        return TaskId((ring << 32) | (local & 0xFFFFFFFF))
+        return TaskId(TaskId.raw_of(ring, local))
+
+    @staticmethod
+    def raw_of(ring: int, local: int) -> int:
+        """The raw id of (ring, local), without building a TaskId."""
+        return (ring << 32) | (local & 0xFFFFFFFF)
 
     @staticmethod
     def ring_of(raw: int) -> int:
@@ -118,8 +124,7 @@ class TaskId:
 # ------------------------------------------------------------------------------------------ data model
 
 
-@dataclass(frozen=True)
-class DepsArg:
+class DepsArg(NamedTuple):
     """One tensor argument slot of a task (scalars are not listed). Plain ``OUTPUT`` slots carry only
     ``idx`` and ``tag`` (the runtime allocates the tensor for the task; no id yet): for them
     ``tensor_id``/``dtype`` are None, ``shape``/``strides`` empty and ``start_offset`` 0."""
@@ -133,8 +138,7 @@ class DepsArg:
     strides: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class DepsTask:
+class DepsTask(NamedTuple):
     """One captured submit (``submit_task``/``submit_dummy_task``)."""
 
     task_id: int
@@ -169,8 +173,7 @@ class DepsTask:
         return "AIV"
 
 
-@dataclass(frozen=True)
-class DepsTensor:
+class DepsTensor(NamedTuple):
     """One distinct ``(buffer_addr, version)``; ``tensor_id`` is its FNV-1a 64 hash."""
 
     tensor_id: int
@@ -180,8 +183,7 @@ class DepsTensor:
     buffer_numel: int
 
 
-@dataclass(frozen=True)
-class DepsEdge:
+class DepsEdge(NamedTuple):
     """One annotated producer -> consumer row (a ``(pred, succ)`` pair may repeat).
 
     ``arg`` is the consumer arg slot (-1 for explicit edges). ``tensor_id`` and the ``consumer_*``
@@ -254,7 +256,10 @@ class DepsGraph:
         for e in self.edges:
             key = (e.pred, e.succ)
             acc[key] = acc.get(key, frozenset()) | e.flags
-        ordered = sorted(acc, key=lambda k: (TaskId.sort_key(k[0]), TaskId.sort_key(k[1])))
+        if all(p < _PLAIN_IDS and s < _PLAIN_IDS for p, s in acc):
+            ordered = sorted(acc)  # no bits above the ring: raw order is (ring, local) order
+        else:
+            ordered = sorted(acc, key=lambda k: (TaskId.sort_key(k[0]), TaskId.sort_key(k[1])))
         return types.MappingProxyType({k: acc[k] for k in ordered})
 
     def fanin(self, succ: int, flag: EdgeFlag | None = None) -> tuple[int, ...]:
@@ -443,6 +448,207 @@ def _parse_edge(
     )
 
 
+# The fast path: each record is decoded by a plain function that accepts exactly what the strict
+# `_parse_*` functions accept and builds the same record, or returns None at the first thing it does not
+# like; the strict function then re-reads that record and names the problem (or, for a shape the fast
+# path does not handle, builds it). Long traces spend their time here, so it avoids per-field calls.
+
+_FLAG_SETS: dict[tuple[str, ...], frozenset[EdgeFlag]] = {
+    (): frozenset(),
+    ("wait",): frozenset({"wait"}),
+    ("retain",): frozenset({"retain"}),
+    ("wait", "retain"): frozenset({"wait", "retain"}),
+    ("retain", "wait"): frozenset({"wait", "retain"}),
+}
+_ARG_TAGS = frozenset(ARG_TYPES)
+_OUTPUT_ARGS: dict[int, DepsArg] = {}
+
+
+def _u64_fast(value: object) -> int | None:
+    if type(value) is not str or not value.isdigit() or not value.isascii():
+        return None
+    number = int(value)
+    return number if number <= UINT64_MAX else None
+
+
+def _ints_fast(value: object) -> tuple[int, ...] | None:
+    if type(value) is not list:
+        return None
+    for v in value:
+        if type(v) is not int:
+            return None
+    return tuple(value)
+
+
+class _U64Memo(dict[object, int | None]):
+    """JSON value -> its uint64 (None: not a decimal uint64 string); ids and offsets repeat a lot. An
+    unhashable value (array, object) raises TypeError, which sends the record to the strict path."""
+
+    def __missing__(self, key: object) -> int | None:
+        value = None
+        if type(key) is str and key.isdigit() and key.isascii():  # _u64_fast, inlined: every new id is a miss
+            number = int(key)
+            value = number if number <= UINT64_MAX else None
+        self[key] = value
+        return value
+
+
+_new = tuple.__new__  # builds a record without the NamedTuple constructor's Python-level frame
+_ABSENT = object()  # a key the record does not have
+_BAD = object()  # a value the fast path does not accept
+
+
+def _fast_tensor(raw: object, u64: _U64Memo) -> DepsTensor | None:
+    if type(raw) is not dict:
+        return None
+    try:
+        tid, addr, version, dtype, numel = (
+            raw["tensor_id"], raw["buffer_addr"], raw["version"], raw["dtype"], raw["buffer_numel"]
+        )
+    except KeyError:
+        return None
+    tensor_id, buffer_addr, buffer_numel = u64[tid], u64[addr], u64[numel]
+    if tensor_id is None or buffer_addr is None or buffer_numel is None:
+        return None
+    if type(version) is not int or version < 0 or type(dtype) is not str:
+        return None
+    return _new(DepsTensor, (tensor_id, buffer_addr, version, dtype, buffer_numel))
+
+
+def _fast_args(raw_args: object, tensors: Mapping[int, DepsTensor], u64: _U64Memo) -> tuple[DepsArg, ...] | None:
+    if type(raw_args) is not list:
+        return None
+    args: list[DepsArg] = []
+    for raw in raw_args:
+        if type(raw) is not dict:
+            return None
+        idx, tag = raw.get("idx"), raw.get("type")
+        if type(idx) is not int or idx < 0 or type(tag) is not str or tag not in _ARG_TAGS:
+            return None
+        if tag == "OUTPUT":
+            out = _OUTPUT_ARGS.get(idx)
+            if out is None:
+                out = _OUTPUT_ARGS[idx] = DepsArg(idx, "OUTPUT")  # immutable: one shared record per index
+            args.append(out)
+            continue
+        try:
+            tid, dtype, shape, offset, strides = (
+                raw["tensor_id"], raw["dtype"], raw["shape"], raw["start_offset"], raw["strides"]
+            )
+        except KeyError:
+            return None
+        tensor_id, start_offset = u64[tid], u64[offset]
+        if tensor_id is None or tensor_id not in tensors or start_offset is None or type(dtype) is not str:
+            return None
+        if type(shape) is not list or type(strides) is not list:
+            return None
+        for v in shape:
+            if type(v) is not int:
+                return None
+        for v in strides:
+            if type(v) is not int:
+                return None
+        args.append(_new(DepsArg, (idx, tag, tensor_id, dtype, tuple(shape), start_offset, tuple(strides))))
+    return tuple(args)
+
+
+def _fast_task(raw: object, tensors: Mapping[int, DepsTensor], u64: _U64Memo) -> DepsTask | None:
+    if type(raw) is not dict:
+        return None
+    try:
+        tid, scope, early, kids, block_num, raw_args = (
+            raw["task_id"], raw["scope"], raw["early_dispatch"], raw["kernel_ids"], raw["block_num"], raw["args"]
+        )
+    except KeyError:
+        return None
+    task_id = u64[tid]
+    if task_id is None or (scope != "auto" and scope != "manual") or type(early) is not bool:
+        return None
+    if type(kids) is not list or len(kids) != 3 or type(block_num) is not int or block_num < 1:
+        return None
+    k0, k1, k2 = kids
+    if type(k0) is not int or type(k1) is not int or type(k2) is not int or min(k0, k1, k2) < -1:
+        return None
+    args = _fast_args(raw_args, tensors, u64)
+    if args is None:
+        return None
+    return _new(DepsTask, (task_id, scope == "manual", early, (k0, k1, k2), block_num, args))
+
+
+def _ints_opt(value: object) -> object:
+    """An optional int-list key: absent (_ABSENT) -> None, an int list -> a tuple, anything else -> _BAD."""
+    if value is _ABSENT:
+        return None
+    if type(value) is not list:
+        return _BAD
+    for v in value:
+        if type(v) is not int:
+            return _BAD
+    return tuple(value)
+
+
+def _u64_opt(value: object, u64: _U64Memo) -> object:
+    """An optional uint64 key: absent -> None, a decimal uint64 string -> its value, else _BAD."""
+    if value is _ABSENT:
+        return None
+    number = u64[value]
+    return _BAD if number is None else number
+
+
+def _fast_edge(
+    raw: object, tasks: Mapping[int, DepsTask], tensors: Mapping[int, DepsTensor], u64: _U64Memo
+) -> DepsEdge | None:
+    if type(raw) is not dict:
+        return None
+    try:
+        p, s, arg, source, raw_flags = raw["pred"], raw["succ"], raw["arg"], raw["source"], raw["flags"]
+    except KeyError:
+        return None
+    pred, succ = u64[p], u64[s]
+    if pred is None or succ is None or succ not in tasks or type(arg) is not int or arg < -1:
+        return None
+    if type(source) is not str or source not in EDGE_SOURCES or type(raw_flags) is not list:
+        return None
+    for f in raw_flags:
+        if type(f) is not str:
+            return None
+    flags = _FLAG_SETS.get(tuple(raw_flags))
+    if flags is None:
+        return None
+    get = raw.get
+    overlap = get("overlap", _ABSENT)
+    if overlap is _ABSENT:
+        overlap = None
+    elif type(overlap) is not str or overlap not in OVERLAP_KINDS:
+        return None
+    dtype = get("consumer_dtype", _ABSENT)
+    if dtype is _ABSENT:
+        dtype = None
+    elif type(dtype) is not str:
+        return None
+    tensor_id = get("tensor_id", _ABSENT)
+    if tensor_id is _ABSENT:
+        tensor_id = None
+    elif u64[tensor_id] not in tensors:  # None (not a uint64) is in no mapping either
+        return None
+    else:
+        tensor_id = u64[tensor_id]
+    if len(raw) == 5 + (overlap is not None) + (dtype is not None) + (tensor_id is not None):
+        rest: tuple[object, ...] = (None, None, None, None, None, None)  # no geometry key (explicit rows)
+    else:
+        rest = (
+            _ints_opt(get("consumer_shape", _ABSENT)),
+            _u64_opt(get("consumer_start_offset", _ABSENT), u64),
+            _ints_opt(get("consumer_strides", _ABSENT)),
+            _ints_opt(get("producer_shape", _ABSENT)),
+            _u64_opt(get("producer_start_offset", _ABSENT), u64),
+            _ints_opt(get("producer_strides", _ABSENT)),
+        )
+        if _BAD in rest:
+            return None
+    return _new(DepsEdge, (pred, succ, arg, source, flags, overlap, tensor_id, dtype, *rest))
+
+
 def parse_deps_json(text: str, source: str = "<deps.json>") -> DepsGraph:
     """Parse and validate the text of a deps.json; ``source`` names it in error messages.
 
@@ -466,26 +672,41 @@ def parse_deps_json(text: str, source: str = "<deps.json>") -> DepsGraph:
     raw_tensors = r.list_(top, "tensors", "")
     raw_edges = r.list_(top, "edges", "")
 
+    u64 = _U64Memo()  # a TypeError out of a fast decoder (an unhashable value where an id belongs) -> strict
     tensors: dict[int, DepsTensor] = {}
     for i, raw in enumerate(raw_tensors):
-        tensor = _parse_tensor(r, raw, f"tensors[{i}]")
+        try:
+            tensor = _fast_tensor(raw, u64)
+        except TypeError:
+            tensor = None
+        tensor = tensor or _parse_tensor(r, raw, f"tensors[{i}]")
         if tensor.tensor_id in tensors:
             raise r.fail(f"tensors[{i}].tensor_id", f"duplicate tensor id {tensor.tensor_id}")
         tensors[tensor.tensor_id] = tensor
 
     tasks: dict[int, DepsTask] = {}
-    first_at: dict[int, int] = {}
     for i, raw in enumerate(raw_tasks):
-        task = _parse_task(r, raw, f"tasks[{i}]", tensors)
+        try:
+            task = _fast_task(raw, tensors, u64)
+        except TypeError:
+            task = None
+        task = task or _parse_task(r, raw, f"tasks[{i}]", tensors)
         if task.task_id in tasks:
+            first = next(j for j, t in enumerate(tasks) if t == task.task_id)
             raise r.fail(
                 f"tasks[{i}].task_id",
-                f"duplicate task id {task.tid} ({task.task_id}), first at tasks[{first_at[task.task_id]}]",
+                f"duplicate task id {task.tid} ({task.task_id}), first at tasks[{first}]",
             )
         tasks[task.task_id] = task
-        first_at[task.task_id] = i
 
-    edges = tuple(_parse_edge(r, raw, f"edges[{i}]", tasks, tensors) for i, raw in enumerate(raw_edges))
+    edge_list: list[DepsEdge] = []
+    for i, raw in enumerate(raw_edges):
+        try:
+            edge = _fast_edge(raw, tasks, tensors, u64)
+        except TypeError:
+            edge = None
+        edge_list.append(edge or _parse_edge(r, raw, f"edges[{i}]", tasks, tensors))
+    edges = tuple(edge_list)
     return DepsGraph(
         source=source,
         tasks=tuple(tasks.values()),

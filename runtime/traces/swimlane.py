@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from model.errors import TraceError
 from runtime.traces.common import JsonReader, TraceWarning, read_text
@@ -139,8 +141,22 @@ class SwimlaneRecords:
         return len(self.aicore) + len(self.aicpu) + len(self.sched_phases) + len(self.orch_records)
 
 
+def _well_formed(raw: list[Any], width: int, num_cores: int) -> bool:
+    """Every row an array of `width` non-negative integers with an in-range core id. The fast check, all
+    rows at once at C speed (bool is not int: ``type`` tells them apart); any doubt goes the strict way."""
+    if not raw:
+        return True
+    if set(map(type, raw)) != {list} or set(map(len, raw)) != {width}:
+        return False
+    if set(map(type, chain.from_iterable(raw))) != {int}:
+        return False
+    return bool(min(map(min, raw)) >= 0 and max(map(itemgetter(0), raw)) < num_cores)
+
+
 def _rows(r: JsonReader, doc: dict[str, object], key: str, width: int, num_cores: int) -> list[list[int]]:
     raw = r.list_(doc, key, "")
+    if _well_formed(raw, width, num_cores):
+        return raw  # type: ignore[return-value]
     for i, row in enumerate(raw):
         if type(row) is not list or len(row) != width or any(type(v) is not int or v < 0 for v in row):
             where = f"{key}[{i}]"
@@ -280,11 +296,12 @@ def parse_swimlane(text: str, source: str = "<chip_swimlane_records.json>") -> S
         )
     warnings: list[TraceWarning] = []
     meta = _metadata(r, doc, warnings)
-    aicore = [AicoreRow(i, *row) for i, row in enumerate(_rows(r, doc, "aicore_tasks", 6, meta.num_cores))]
+    new = tuple.__new__  # the rows are validated: build them without the NamedTuple constructor's frame
+    aicore = [new(AicoreRow, (i, *row)) for i, row in enumerate(_rows(r, doc, "aicore_tasks", 6, meta.num_cores))]
     has_aicpu = level >= 2
     aicpu: list[AicpuRow] = []
     if "aicpu_tasks" in doc:
-        aicpu = [AicpuRow(i, *row) for i, row in enumerate(_rows(r, doc, "aicpu_tasks", 4, meta.num_cores))]
+        aicpu = [new(AicpuRow, (i, *row)) for i, row in enumerate(_rows(r, doc, "aicpu_tasks", 4, meta.num_cores))]
     elif has_aicpu:
         warnings.append(TraceWarning(f"level {level} file has no aicpu_tasks: dispatch/finish times unknown", source))
         has_aicpu = False

@@ -5,7 +5,9 @@ is a generator that yields the `Op` it is about to perform (one atomic access, o
 it holds); a scheduler from `runtime.execution` (or `runtime.pct`, `runtime.dfs`) picks every
 interleaving. Each Op carries the `Cite` (file, function at PINNED_COMMIT) it mirrors; `cites.py` lists
 them all and `ptocheck drift` compares them with a checkout. The port mirrors the C++ as it is,
-including its races: see "Known findings" below.
+including its races: see "Known findings" below. `TrbSystem(scenario, data=True)` also carries bytes: the
+heap rings become numpy buffers, AICores run the kernels of runtime/data, reclaimed blocks are poisoned
+(runtime/data/trb_path.py; the property is properties/data_oracle.py). Off by default.
 
 Threads (thread ids in this order): `orch` (AicpuExecutor::run's orchestrator branch), `sched0..N-1`
 (init handshake, run, SchedulerContext::resolve_and_dispatch, shutdown), one AICore per core
@@ -41,7 +43,8 @@ Memory layout (`state.py`; struct-of-arrays, every cell named for traces):
     is an orchestrator-private object (`tensormap.py`). `fingerprint()` covers mem, pmem, the TensorMap
     and the ready-queue items.
   * ghost history (not in the fingerprint): `events` [(kind, run, task, extra)] with kinds submit,
-    ready, ready-dropped, dispatch, kernel, completed, consumed, release-rebound; counters
+    ready, ready-dropped, dispatch, kernel, completed, consumed, release-rebound, retain-wired (task = the
+    producer whose RETAIN claim append_fanin_or_fail accepted, extra = the consumer); counters
     `ghost_submitted, ghost_completed, ghost_consumed, ghost_kernels[run][task]`; `round` (the run
     launched last).
 

@@ -43,6 +43,8 @@ class CoreAndHostThreads(SchedulerThread):
                     break
                 yield self.OP_CORE_ACK[k]
                 self.c[self.C_COND + k] = token & K.TASK_ID_MASK
+                if self.data is not None:
+                    self.data.on_kernel_start(k, token)
                 yield self.OP_CORE_FIN[k]
                 self._fx_kernel(k, token)
 
@@ -52,6 +54,8 @@ class CoreAndHostThreads(SchedulerThread):
         if task >= 0:
             self.ghost_kernels[run][task] += 1
             self.ghost("kernel", task, block)
+            if self.data is not None:
+                self.data.on_kernel_finish(k, token)
         c[self.C_LAST + k] = token
         c[self.C_COND + k] = (token & K.TASK_ID_MASK) | K.TASK_STATE_MASK
 
@@ -74,4 +78,7 @@ class CoreAndHostThreads(SchedulerThread):
         for k in range(self.n_cores):
             c[self.C_DONE + k] = 0
             c[self.C_DMB + k] = 0
+            # the simulator allocates and zero-fills every core's register block per run (DeviceRunner's
+            # launch: memset(reg_blocks, 0)), so COND starts IDLE, never the previous run's EXITED
+            c[self.C_COND + k] = 0
         c[self.HOST_ROUND] = run + 1

@@ -123,8 +123,9 @@ MUTANTS: dict[str, Mutant] = {
             "wire_fanin_task tests task_state == COMPLETED instead of >= COMPLETED under L(P)",
             UNOBSERVABLE,
             "at the pinned commit append_fanin_or_fail filters CONSUMED producers and its claim pins the "
-            "producer (fanout_count > fanout_refcount) until wiring, so wiring never sees CONSUMED; the switch "
-            "shows together with M_CLAIM_OUTSIDE_LOCK",
+            "producer (fanout_count > fanout_refcount) until wiring, so wiring never sees CONSUMED; together "
+            "with M_CLAIM_OUTSIDE_LOCK it links a consumer to a consumed producer and the consumer hangs "
+            "(no_lost_wakeup; tests/test_port_mutants.py::test_d01_switch_shows_only_together_with_the_claim_race)",
         ),
         Mutant(
             "M_COMPLETION_FLAG_NO_GENERATION",
@@ -222,8 +223,10 @@ MUTANTS: dict[str, Mutant] = {
             "orchestrator wait loops do not poll orch_error_code",
             "the alloc, dep-pool, fanin-pool, TensorMap and tensor-data waits ignore orch_error_code",
             UNOBSERVABLE,
-            "at the pinned commit only the orchestrator thread itself latches orch_error_code, so no latch can "
-            "arrive while it waits",
+            "at the pinned commit orch_error_code is written only by the orchestrator thread (orch_mark_fatal's "
+            "CAS, the allocator's store) and reset by init_header_per_ring, so nothing can latch it while that "
+            "thread waits; scheduler-side fatals go to sched_error_code, which the orchestrator waits never "
+            "read with or without the switch",
         ),
         Mutant(
             "M_NO_ADVANCE_PENDING_MASK",

@@ -63,6 +63,8 @@ class OrchestratorThread(SharedSteps):
                     yield from self.alloc_tensors(self.plan.instrs[pc].task)
                 elif kind == I_TDATA:
                     yield from self.tensor_data(pc)
+                    if self.data is not None:
+                        self.data.on_tensor_data(pc)
                 if self.crash is not None:
                     return
             self.p[self.O_PC] = len(self.plan.instrs)
@@ -123,6 +125,8 @@ class OrchestratorThread(SharedSteps):
                 pm[self.S_SEEN + g] = 0
         pm[self.O_SEEN_EPOCH] = e
         self.tmap.reset_for_reuse()
+        if self.data is not None:
+            self.data.on_run_reset()
 
     def _fx_mark_done(self) -> None:
         pm = self.p
@@ -400,6 +404,7 @@ class OrchestratorThread(SharedSteps):
 
     def submit(self, ti: int) -> Steps:
         task = self.plan.tasks[ti]
+        self.ghost_submitting = ti
         if task.sync_start:  # block_num above the core limit (the plan rejects schedulable cohorts)
             yield from self.mark_fatal(K.REQUIRE_SYNC_START_INVALID)
             return
@@ -543,6 +548,8 @@ class OrchestratorThread(SharedSteps):
             gone, seen = self._fx_claim(ps, pl, epoch, True)
         if gone:
             return edges
+        if flags & K.DEP_RETAIN:  # ghost: the producer's bytes are now held for the task being submitted
+            self.ghost("retain-wired", self.plan.task_at[(pr, pl)], self.ghost_submitting)
         if seen:
             return self._or_flags(g, edges, ps, flags)
         if len(edges) < self.inline_cap:
@@ -749,6 +756,8 @@ class OrchestratorThread(SharedSteps):
         c[self.D_END + g] = end
         for b in task.outputs:  # payload.init materialises each OUTPUT at packed_base + offset
             pm[self.O_BUF + b] = base + self.plan.buffers[b].packed_offset
+        if self.data is not None:
+            self.data.on_descriptor(ti, base, end)
 
     def _fx_all_completed(self, g: int, edges: Edges) -> bool:
         c = self.c

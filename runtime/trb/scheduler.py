@@ -10,11 +10,11 @@ DATA_MAIN_BASE store per prepared subtask); idle path: on_task_release for every
 drain_pending_ring_advances, check_idle_fatal_error.
 
 Spinning: an iteration that changed nothing (no transition, no dispatch, no release, nothing popped that
-it kept) and whose reads it remembers, is followed by a blocked wait that becomes runnable only when one
-of the locations it read holds a different value (or a queue it drained holds something other than what
-it put back). The wait carries the scheduler watchdog as its backstop. The 1024-idle-iteration cadence
-of check_idle_fatal_error is abstracted to "every idle iteration" (an idle iteration can repeat any
-number of times in real time).
+it kept, no queue that two of its passes saw hold different contents) and whose reads it remembers, is
+followed by a blocked wait that becomes runnable only when one of the locations it read holds a different
+value (or a queue it drained holds something other than what it put back). The wait carries the scheduler
+watchdog as its backstop. The 1024-idle-iteration cadence of check_idle_fatal_error is abstracted to
+"every idle iteration" (an idle iteration can repeat any number of times in real time).
 
 Not ported (scenarios using them are rejected by the plan): the sync_start drain (Phase 2, Tier-0
 ready_sync_queues are always empty), early dispatch (Phase 4b, the early-dispatch queues are always
@@ -24,6 +24,7 @@ empty), async completions (the mailbox), dispatch predicates, PMU single-issue m
 from __future__ import annotations
 
 from collections.abc import Generator
+from operator import itemgetter
 
 from runtime.core import Op, OpKind, Order, ThreadBody
 from runtime.trb import cites as C
@@ -39,11 +40,27 @@ T_MATCHED, T_RUN_DONE, T_PEND_DONE, T_RUN_FREED, T_PEND_FREED = 1, 2, 4, 8, 16
 
 
 def _qset(qexp: QExp, q: int, contents: tuple[int, ...]) -> QExp:
-    return tuple(x for x in qexp if x[0] != q) + ((q, contents),)
+    # qexp holds at most one entry per queue (only _qset adds entries): drop it, append the new one
+    for i in range(len(qexp)):
+        if qexp[i][0] == q:
+            return qexp[:i] + qexp[i + 1 :] + ((q, contents),)
+    return (*qexp, (q, contents))
+
+
+def _qnote(qexp: QExp, q: int, contents: tuple[int, ...]) -> tuple[QExp, bool]:
+    """Record that queue q holds `contents` after this pass; True when an earlier pass of the same
+    iteration saw q hold something else. Such an iteration is impure: the wait guard can compare q
+    with one value only, and the next poll starts with the pass that saw the older contents (e.g. the
+    MIX/IDLE pass saw the queue empty, then the MIX/PENDING pass popped and re-pushed a task pushed in
+    between: the next iteration's MIX/IDLE pass dispatches it)."""
+    for _q, exp in qexp:
+        if _q == q:
+            return _qset(qexp, q, contents), exp != contents
+    return (*qexp, (q, contents)), False
 
 
 def _popcount(v: int) -> int:
-    return bin(v).count("1")
+    return v.bit_count()
 
 
 def _low_bit(v: int) -> int:
@@ -168,12 +185,16 @@ class SchedulerThread(OrchestratorThread):
                 bits, g_run, g_pend = self._fx_decide(k, cond)
                 if not bits & T_MATCHED:
                     continue
-                impure = True
+                if bits & (T_PEND_DONE | T_RUN_DONE):
+                    impure = True
                 if bits & T_PEND_DONE:
                     completed_this_turn += yield from self.complete_slot_task(t, g_pend)
                 if bits & T_RUN_DONE:
                     completed_this_turn += yield from self.complete_slot_task(t, g_run)
-                self._fx_apply_transition(t, off, k, bits)
+                # a re-observed ACK matches on every poll but changes nothing after the first: only a
+                # transition that changes the core's or tracker's cells makes the iteration impure
+                if self._fx_apply_transition(t, off, k, bits):
+                    impure = True
                 if bits & T_RUN_DONE:
                     made_progress = True
             if completed_this_turn > 0:
@@ -229,13 +250,19 @@ class SchedulerThread(OrchestratorThread):
 
     def _idle_wait_op(self, t: int, seen: Seen, qexp: QExp, armed: bool) -> Op:
         c = self.c
-        queues = self.queues
+        # evaluated for every blocked scheduler at every step: compare in C (itemgetter, tuple equality)
+        cells = tuple(cell for cell, _v in seen)
+        values = tuple(v for _c, v in seen)
+        load = itemgetter(*cells) if len(cells) > 1 else None
+        watched = tuple((self.queues[q].items, exp) for q, exp in qexp)
 
         def guard() -> bool:
-            for cell, value in seen:
-                if c[cell] != value:
+            if load is not None:
+                if load(c) != values:
                     return True
-            return any(not queues[q].holds(exp) for q, exp in qexp)
+            elif cells and c[cells[0]] != values[0]:
+                return True
+            return any(len(items) != len(exp) or tuple(items) != exp for items, exp in watched)
 
         # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
         reads = (
@@ -313,8 +340,12 @@ class SchedulerThread(OrchestratorThread):
                 bits = T_MATCHED | T_PEND_FREED
         return bits, c[self.C_RUN_SLOT + k] - 1, c[self.C_PEND_SLOT + k] - 1
 
-    def _fx_apply_transition(self, t: int, off: int, k: int, bits: int) -> None:
+    def _fx_apply_transition(self, t: int, off: int, k: int, bits: int) -> bool:
+        """Apply a matched transition to the core's CoreExecState and the tracker; True if a cell changed."""
         c = self.c
+        cells = (self.C_RUN_SLOT + k, self.C_RUN_REG + k, self.C_RUN_SUB + k, self.C_PEND_SLOT + k,
+                 self.C_PEND_REG + k, self.T_STATES + t, self.T_PEND_OCC + t)
+        before = [c[cell] for cell in cells]
         if bits & T_RUN_FREED:
             if c[self.C_PEND_SLOT + k] != 0 and not bits & T_PEND_DONE:
                 c[self.C_RUN_SLOT + k] = c[self.C_PEND_SLOT + k]
@@ -334,6 +365,7 @@ class SchedulerThread(OrchestratorThread):
             c[self.T_PEND_OCC + t] &= ~bit
         elif bits & T_PEND_FREED and c[self.C_PEND_REG + k] == K.AICPU_TASK_INVALID:
             c[self.T_PEND_OCC + t] &= ~bit
+        return any(c[cell] != old for cell, old in zip(cells, before, strict=True))
 
     def complete_slot_task(self, t: int, g: int) -> Generator[Op, bool, int]:
         ops = self.ops[t]
@@ -367,7 +399,7 @@ class SchedulerThread(OrchestratorThread):
     def _fx_defer_push(self, t: int, g: int) -> None:
         c = self.c
         n = c[self.T_DEF_COUNT + t]
-        if n >= self.def_cells:  # cannot happen while every slot holds at most one completed task
+        if n >= self.def_cells:  # cannot happen: one entry per completion, and at most one past the capacity
             self.crash = "port limit: more deferred releases than slots (TrbState.def_cells)"
             return
         c[self.T_DEF[t] + n] = g + 1
@@ -519,7 +551,8 @@ class SchedulerThread(OrchestratorThread):
             yield ops.OP_POP[t][shape][pending]
             batch = self.queues[shape].pop_batch(want)
             if not batch:
-                qexp = _qset(qexp, shape, ())
+                qexp, changed = _qnote(qexp, shape, ())
+                impure = impure or changed
                 break
             if self.queues[shape].size() > 0:
                 impure = True  # items this pass has not looked at remain queued
@@ -573,7 +606,8 @@ class SchedulerThread(OrchestratorThread):
                 self._fx_publish_token(k, tok)
                 progress = True
             if not dispatched_any:
-                qexp = _qset(qexp, shape, put_back)
+                qexp, changed = _qnote(qexp, shape, put_back)
+                impure = impure or changed
                 break
             if not cores:
                 cores = self.tr_aic_mask[t] if is_mix else self._fx_dispatchable(t, shape, pending)

@@ -94,6 +94,8 @@ class SharedSteps(TrbState):
         if publish:
             c[self.R_SLA + r] = la
             c[self.R_LA + r] = la
+            if self.data is not None:
+                self.data.on_last_alive(r, la)
         return la
 
     def _reset_for_reuse(self, g: int) -> None:
@@ -119,6 +121,8 @@ class SharedSteps(TrbState):
         yield ops.OP_ADVNL_WRITE[r]
         self.c[self.R_SLA + r] = new
         self.c[self.R_LA + r] = new
+        if self.data is not None:
+            self.data.on_last_alive(r, new)
 
     # ------------------------------------------------------------------ readiness
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from model.scenario import Scenario
 from runtime.core import Cite, Memory, Op, OpKind, Order, Static
+from runtime.data.hooks import DataHooks
 from runtime.trb import cites as C
 from runtime.trb import consts as K
 from runtime.trb.mutants import check_mutants
@@ -150,6 +151,8 @@ class ExecOps(Static):
 
 class TrbState:
     """Layout, constant ops and step helpers shared by every thread body."""
+
+    data: DataHooks | None = None  # the data oracle's byte path (runtime/data); None: data-free run
 
     def __init__(self, scenario: Scenario, mutants: Iterable[str] = ()) -> None:
         self.scenario = scenario
@@ -394,9 +397,14 @@ class TrbState:
         self.T_DEF_COUNT = arr(
             "deferred_release_count", T, 0, [f"sched{t}.deferred_release_count" for t in range(T)]
         )
-        # The buffer holds completed, not yet released tasks: at most one entry per slot, so cells beyond
-        # the slot count are never written (a push past them aborts the run as a port limit).
-        self.def_cells = min(self.defer_cap, G + 1)
+        # The buffer holds completed, not yet released tasks: at most one entry per completion of a run
+        # (not one per slot: a slot consumed and rebound while its entry is still deferred, the F-MODEL-R7
+        # pattern, gets a second entry), so cells beyond the task count are never written (a push past
+        # them would abort the run as a port limit).
+        # One cell past the capacity: the dummy-task path of resolve_and_dispatch appends before it checks,
+        # so a buffer the completion path filled to capacity gets an entry at index capacity (an out-of-
+        # bounds store in the C++: port_checks' deferred_release_in_bounds reports it at that step).
+        self.def_cells = min(self.defer_cap + 1, len(plan.tasks) + 1)
         self.T_DEF = tuple(
             arr(
                 f"sched{t}.deferred_release",
@@ -436,6 +444,7 @@ class TrbState:
         self.ghost_submitted = [[0] * n_t for _ in range(self.runs)]
         self.ghost_token: dict[tuple[int, int], tuple[int, int, int]] = {}  # (core, token) -> run, task, block
         self.ghost_deferred: dict[tuple[int, int], int] = {}  # (thread, deferred index) -> task at deferral
+        self.ghost_submitting = -1  # the task the orchestrator is submitting (for "retain-wired" events)
 
         self._build_footprint_sets()
         self._build_ops()
@@ -1113,13 +1122,15 @@ class TrbState:
         ]
         ax, cx = self.HOST_AICPU_EXITED, self.HOST_AICORE_EXITED
         n_aicpu, n_cores = self.n_aicpu, self.n_cores
-        launch_writes = (hr,) + tuple(self.C_DMB + k for k in CR) + tuple(self.C_DONE + k for k in CR)
+        launch_writes = (
+            (hr,) + tuple(self.C_DMB + k for k in CR) + tuple(self.C_DONE + k for k in CR) + tuple(self.C_COND + k for k in CR)
+        )
 
         def reaped(cell: int, n: int) -> Callable[[], bool]:
             return lambda: c[cell] >= n
 
         self.OP_HOST_LAUNCH = [
-            o(OpKind.STORE, f"host: launch run {run} (aicore_done = 0, DATA_MAIN_BASE reset by the launch)",
+            o(OpKind.STORE, f"host: launch run {run} (aicore_done = 0; DATA_MAIN_BASE, COND zeroed with the register blocks)",
               C.LAUNCH_RUN, (), launch_writes, Order.RELEASE)
             for run in runs
         ]

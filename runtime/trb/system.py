@@ -18,9 +18,20 @@ class TrbSystem(CoreAndHostThreads):
     ("sched0".."schedN-1"), one AICore per core ("c<cluster>.AIC", ".AIV0", ".AIV1"), and the host.
     """
 
-    def __init__(self, scenario: Scenario, mutants: Iterable[str] = ()) -> None:
+    # attributes that never change once the system is built: runtime.dfs resets a TrbSystem in place
+    # (memory, queues, TensorMap, ghosts back to their built values) instead of building it per backtrack
+    RESET_IN_PLACE_STATIC = ("plan", "scenario", "cfg", "consts", "ops", "mutants")
+
+    def __init__(
+        self, scenario: Scenario, mutants: Iterable[str] = (), *, data: bool = False, data_seed: int = 0,
+        data_family: str | None = None,
+    ) -> None:
         super().__init__(scenario, mutants)
         self._threads_made = False
+        if data:  # the data oracle's byte path (off by default: data-free runs pay nothing)
+            from runtime.data.trb_path import TrbDataPath
+
+            self.data = TrbDataPath(self, data_seed, data_family)
 
     def threads(self) -> list[tuple[str, str, ThreadBody]]:
         if self._threads_made:
