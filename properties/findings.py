@@ -67,6 +67,10 @@ FINDINGS: tuple[Finding, ...] = (
             "self check on the new occupant. INV-R7 is a design invariant the spec says the runtime relies on."
         ),
         artifact="tests/regressions/f_model_r7.json",
+        # own_release_before_reuse has this one mechanism (a deferred release outliving its slot's binding),
+        # on the model and on the port (the release-rebound event); the blamed step is whichever rebinds the
+        # slot or pops the stale entry (end_scope, alloc_tensors, prepare_task, on_task_complete, ...)
+        any_step=True,
     ),
     Finding(
         ident="F-PORT-LA-UNPREPARED",

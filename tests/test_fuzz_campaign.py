@@ -137,7 +137,12 @@ def test_classification() -> None:
     r7 = Signature(TRB, "own_release_before_reuse", "prepare_task")
     assert classify(r7, ()) == (KNOWN, "F-MODEL-R7")
     assert classify(r7, ("M_ADVANCE_NO_LOCK",)) == (MUTANT, None)
-    assert classify(Signature(TRB, "own_release_before_reuse", "SchedulerContext::dispatch_shape"), ()) == (NEW, None)
+    # F-MODEL-R7's property has one mechanism: any blamed step is the finding (any_step)
+    assert classify(Signature(TRB, "own_release_before_reuse", "on_task_complete"), ()) == (KNOWN, "F-MODEL-R7")
+    # a finding matched by function stays discriminating: F-PORT-LA-UNPREPARED is about the advance
+    la = Signature(TRB, "run.task_not_consumed", "advance_ring_pointers")
+    assert classify(la, ()) == (KNOWN, "F-PORT-LA-UNPREPARED")
+    assert classify(Signature(TRB, "run.task_not_consumed", "SchedulerContext::dispatch_shape"), ()) == (NEW, None)
     assert classify(Signature(TRB, "run.deadlock", "check_and_handle_consumed"), ()) == (NEW, None)
 
 
