@@ -23,10 +23,10 @@ NOT_BUDGETS = {"replace"}  # dataclasses.replace(result, seconds=0.0) normalises
 # (file, called function or "argv") -> why the verdict does not depend on the time the call gets
 TIME_INDEPENDENT: dict[tuple[str, str], str] = {
     ("tests/test_minimize.py", "minimize"): (
-        "minimization keeps the signature at every accepted step, so whatever it reaches in its time "
-        "budget replays; the tests assert only after <= before and a strict replay"
+        "the budget is a count of candidates (max_attempts); the seconds passed are a safety net far above "
+        "what those candidates take, and every accepted step keeps the signature, so the result replays"
     ),
-    ("tests/test_minimize.py", "argv"): "the same minimization through the command line",
+    ("tests/test_minimize.py", "argv"): "the same minimization through the command line (--max-candidates)",
 }
 
 

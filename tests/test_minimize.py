@@ -69,7 +69,9 @@ def test_minimize_command_writes_a_strictly_replayable_artifact(
     mutant_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "small.json"
-    assert main(["minimize", str(mutant_artifact), "-o", str(out), "--max-seconds", "4", "--quiet"]) == 0
+    # a budget of candidates (the time limit is only a safety net far above what they take)
+    argv = ["minimize", str(mutant_artifact), "-o", str(out), "--max-seconds", "600", "--max-candidates", "60"]
+    assert main([*argv, "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "before: " in text and "after:  " in text and f"replay: ptocheck replay {out}" in text
     assert load_artifact(out).extra["minimized_from"] == str(mutant_artifact)
@@ -78,7 +80,7 @@ def test_minimize_command_writes_a_strictly_replayable_artifact(
 
 def test_model_path_minimization_within_a_budget() -> None:
     original = load_artifact(R7)
-    result = minimize(original, seconds=5, max_states=50_000)
+    result = minimize(original, seconds=600, max_states=50_000, max_attempts=60)
     small = result.minimized
     assert small.signature == original.signature and small.finding == "F-MODEL-R7"
     assert result.after <= result.before
