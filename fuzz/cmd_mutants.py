@@ -14,6 +14,7 @@ import argparse
 import time
 from typing import Any
 
+from fuzz.campaigns.known import unregistered_failures
 from model.errors import PtocheckError
 from model.scenario import Scenario
 from properties.port_checks import (
@@ -21,9 +22,12 @@ from properties.port_checks import (
     MutantProbe,
     MutantResult,
     generated_scenario,
+    port_observers,
     probes_of,
     run_probe,
 )
+from runtime.search import SearchBounds, search
+from runtime.trb import TrbSystem
 from runtime.trb.mutants import IMPLEMENTED, MUTANTS
 
 EXIT_OK, EXIT_VIOLATION = 0, 1
@@ -61,11 +65,10 @@ def cmd_mutants(args: argparse.Namespace) -> int:
         for probe in probes_of(case):
             scenario = probe.scenario()
             found: MutantResult = run_probe(probe, scenario, frozenset({name}))
-            clean = run_probe(probe, scenario, frozenset())
-            ok = found.property_id == probe.property_id and not clean.property_id
+            clean_text, clean_ok = _clean_verdict(probe, scenario)
+            ok = found.property_id == probe.property_id and clean_ok
             missed += not ok
-            prop = found.property_id or "NOT FOUND"
-            prop += f" (fails too: {clean.property_id})" if clean.property_id else " (passes)"
+            prop = (found.property_id or "NOT FOUND") + f" ({clean_text})"
             if found.property_id and found.property_id != probe.property_id:
                 prop += f" [expected {probe.property_id}]"
             search_text = f"{probe.engine} s{probe.seed} run {found.executions}/{probe.runs}"
@@ -77,6 +80,22 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     n_cases = sum(1 for n in wanted if n in cases)
     print(f"{n_cases} of {len(wanted)} mutants have search cases; {missed} probe(s) not found as expected")
     return EXIT_VIOLATION if missed else EXIT_OK
+
+
+def _clean_verdict(probe: MutantProbe, scenario: Scenario) -> tuple[str, bool]:
+    """The unmutated port under the probe's whole search: "passes", or only registered findings (named),
+    which never carry the mutant's property; anything unregistered is a failure of the probe."""
+    factory = lambda: TrbSystem(scenario)  # noqa: E731
+    bounds = SearchBounds(runs=probe.runs, max_steps=probe.max_steps, stop_at_first_failure=False)
+    report = search(factory, probe.engine, probe.seed, bounds, port_observers())
+    if not report.failures:
+        return "passes", True
+    unregistered = unregistered_failures(scenario, factory, report.failures)
+    props = sorted({f.property_id for f in report.failures})
+    if unregistered:
+        return f"fails too, unregistered: {', '.join(props)}", False
+    ok = probe.property_id not in props
+    return f"clean: registered findings only ({', '.join(props)})", ok
 
 
 def _hunt(wanted: list[str], limit: int, runs: int, shape: dict[str, Any], want: str | None) -> int:

@@ -34,7 +34,8 @@ from typing import Protocol
 import numpy as np
 
 from model.dependencies import derive_all_edges
-from model.program import I_ALLOC, I_END, I_SUBMIT, RETAIN, WAIT, ProgramInfo
+from model.overlap import Overlap
+from model.program import I_ALLOC, I_END, I_SUBMIT, I_TDATA, RETAIN, WAIT, ProgramInfo
 from model.scenario import DTYPE_BYTES, Alloc, Scenario, Submit, TensorData, align_up
 from runtime.core import Executor, Failure, Observer, StepRecord, System
 from runtime.data.binding import (
@@ -221,14 +222,23 @@ def program_races(scenario: Scenario, program: DataProgram) -> tuple[str, ...]:
             first, second = min(t1, t2), max(t1, t2)
             if first not in before[second]:
                 out.append(f"{tasks[first].name} and {tasks[second].name} both touch {b1} (one writes) with no dependency")
-    out.extend(_tensor_data_races(scenario, program, before))
+    out.extend(_tensor_data_races(scenario, program, info, before))
     return tuple(dict.fromkeys(out))
 
 
-def _tensor_data_races(scenario: Scenario, program: DataProgram, before: list[set[int]]) -> list[str]:
+def _tensor_data_races(scenario: Scenario, program: DataProgram, info: ProgramInfo,
+                       before: list[set[int]]) -> list[str]:
+    """get/set_tensor_data accesses no wait orders against a task's access of the same bytes.
+
+    wait_for_tensor_ready (pto_runtime2.cpp @ simpler 6ebaf7715) waits only for the tensor's owner
+    (creator) and the writers the TensorMap lookup finds; a manual_dep argument or a task of a MANUAL
+    scope is never registered (register_task_outputs, pto_dep_compute.h), so such a writer is not
+    waited for, however its bytes overlap the read."""
     tasks = scenario.tasks()
+    tdata_args = [ins.region_arg for ins in info.instrs if ins.kind == I_TDATA]
     out: list[str] = []
     submitted = 0
+    seen_tdata = 0
     for pos, op in enumerate(scenario.program):
         if isinstance(op, Submit | Alloc):
             submitted += 1
@@ -237,10 +247,15 @@ def _tensor_data_races(scenario: Scenario, program: DataProgram, before: list[se
             continue
         t = program.tensor_data[pos]
         lo, hi = t.arg.byte_range()
-        writers = {
-            ti for ti in range(submitted) for a in program.calls[ti].args
-            if a.buffer == t.arg.buffer and a.writes and a.byte_range()[0] < hi and lo < a.byte_range()[1]
+        region_arg = tdata_args[seen_tdata]
+        seen_tdata += 1
+        assert region_arg is not None
+        waited_for = {region_arg.owner} if region_arg.owner >= 0 else set()
+        waited_for |= {
+            ti for ti in range(submitted) for ai in info.tasks[ti].registrations
+            if info.region_overlap(region_arg, ti, ai) is not Overlap.NO_OVERLAP
         }
+        writers = waited_for
         for ti in range(submitted):
             for a in program.calls[ti].args:
                 if a.buffer != t.arg.buffer or not (a.writes or t.write) or program.calls[ti].kernel in ("alloc", "none"):

@@ -14,6 +14,7 @@ from model.builders import BUILTIN_SCENARIOS
 from model.scenario import (
     Alloc,
     Arg,
+    Buffer,
     Config,
     DepKind,
     ExplicitDep,
@@ -26,9 +27,10 @@ from model.scenario import (
     ScopeMode,
     Submit,
     Tag,
+    TensorData,
     validate,
 )
-from properties.data_oracle import DataObserver, check_data, program_lifetime_gaps, program_races
+from properties.data_oracle import DataObserver, check_data, golden, program_lifetime_gaps, program_races
 from runtime.data.binding import bind
 from runtime.data.trb_path import TrbDataPath
 from runtime.execution import DONE, RandomScheduler, run_once
@@ -150,3 +152,58 @@ def test_simplers_manual_scope_paged_attention_stays_applicable() -> None:
     # UP reads SF's mi/li with only a PV edge; the last UP retains the alloc task that precedes every SF
     scenario = BUILTIN_SCENARIOS["pa_var_seq4_manual"]()
     assert program_lifetime_gaps(scenario, bind(scenario)) == ()
+
+
+# ---- seed 5 of the data campaign: get_tensor_data racing a manual_dep writer -------------------------
+# wait_for_tensor_ready (pto_runtime2.cpp @ simpler 6ebaf7715) waits for the owner and the TensorMap's
+# writers only; a manual_dep INOUT is never registered (pto_dep_compute.h), so the orchestrator's read
+# of those bytes races with that task: the program has no golden for the read.
+
+X_WHOLE = Region("x", (2,), (1,))
+
+
+def _tensor_read_after_writers(manual_dep: bool) -> Scenario:
+    """W0 updates x[0] (TensorMap-registered), W1 updates x[1] (manual_dep or not) after a slow task S the
+    read does not wait for, then the orchestrator reads all of x."""
+    cfg = Config(task_window=(8,) * 4, heap_bytes=(4096,) * 4, dep_pool=(16,) * 4, scheduler_threads=1, clusters=1)
+    program: tuple[Op, ...] = (
+        Submit("W0", (-1, 1, -1), (Arg(Tag.INOUT, Region("x", (1,), (1,))),)),
+        Submit("S", (3, -1, -1), (Arg(Tag.OUTPUT, creates=OutputSpec("s", (2, 2), "FLOAT32")),), block_num=4),
+        Submit("W1", (-1, 1, -1), (Arg(Tag.INOUT, Region("x", (1,), (1,), offset=1), manual_dep=manual_dep),),
+               deps=(ExplicitDep("S", DepKind.WAIT),)),
+        TensorData(False, X_WHOLE),
+    )
+    return validate(Scenario("tensor_read", cfg, (Buffer("x", "FLOAT32", 2, True),), program))
+
+
+def test_a_get_tensor_data_does_not_wait_for_a_manual_dep_writer() -> None:
+    racy = _tensor_read_after_writers(manual_dep=True)
+    assert program_races(racy, bind(racy)) == (
+        "get_tensor_data at program[3] and W1 both touch x with no wait between them",)
+    ordered = _tensor_read_after_writers(manual_dep=False)
+    assert program_races(ordered, bind(ordered)) == ()
+
+
+def test_the_racing_read_is_not_applicable_never_a_mismatch() -> None:
+    scenario = _tensor_read_after_writers(manual_dep=True)
+    program = bind(scenario)
+    want = golden(scenario, program, 0).tensor_reads[(0, 3)]
+    stale = 0
+    for seed in range(6):
+        system, observer = _run(scenario, seed)
+        assert isinstance(system.data, TrbDataPath)
+        stale += system.data.tensor_reads[(0, 3)].tobytes() != want.tobytes()
+        verdict = observer.verdict
+        assert verdict is not None
+        assert not verdict.applicable and verdict.ok, verdict.summary()
+        assert "get_tensor_data at program[3] and W1" in verdict.summary()
+    assert stale, "sometimes witness: the port reads x before W1's write lands (what the campaign flagged)"
+
+
+def test_a_read_of_registered_writers_stays_applicable_and_matches() -> None:
+    scenario = _tensor_read_after_writers(manual_dep=False)
+    for seed in range(4):
+        system, observer = _run(scenario, seed)
+        verdict = observer.verdict
+        assert verdict is not None and verdict == check_data(system)
+        assert verdict.applicable and verdict.ok and verdict.compared > 0, verdict.summary()
