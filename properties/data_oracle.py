@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from model.dependencies import derive_all_edges
+from model.dependencies import EdgeRow, derive_all_edges
 from model.overlap import Overlap
 from model.program import I_ALLOC, I_END, I_SUBMIT, I_TDATA, RETAIN, WAIT, ProgramInfo
 from model.scenario import DTYPE_BYTES, Alloc, Scenario, Submit, TensorData, align_up
@@ -194,8 +194,9 @@ def program_races(scenario: Scenario, program: DataProgram) -> tuple[str, ...]:
     info = ProgramInfo(scenario)
     tasks = scenario.tasks()
     n = len(tasks)
+    rows = derive_all_edges(info)
     preds: list[set[int]] = [set() for _ in range(n)]
-    for row in derive_all_edges(info):
+    for row in rows:
         if row.flags & WAIT and row.pred < row.succ:
             preds[row.succ].add(row.pred)
     before: list[set[int]] = []
@@ -222,18 +223,38 @@ def program_races(scenario: Scenario, program: DataProgram) -> tuple[str, ...]:
             first, second = min(t1, t2), max(t1, t2)
             if first not in before[second]:
                 out.append(f"{tasks[first].name} and {tasks[second].name} both touch {b1} (one writes) with no dependency")
-    out.extend(_tensor_data_races(scenario, program, info, before))
+    out.extend(_tensor_data_races(scenario, program, info, before, _pinning_consumers(info, rows)))
     return tuple(dict.fromkeys(out))
 
 
+def _pinning_consumers(info: ProgramInfo, rows: Sequence[EdgeRow]) -> list[set[int]]:
+    """For each task W, the consumers whose RETAIN edge on W is certainly wired (submitted before W's
+    scope reference is released), so W's fanout_refcount stays below fanout_count until they are released."""
+    submitted_at: dict[int, int] = {}
+    scope_end_at: dict[int, int] = {}
+    for k, ins in enumerate(info.instrs):
+        if ins.kind in (I_SUBMIT, I_ALLOC):
+            submitted_at[ins.task] = k
+        elif ins.kind == I_END:
+            for t in ins.frame:
+                scope_end_at.setdefault(t, k)
+    out: list[set[int]] = [set() for _ in info.tasks]
+    for row in rows:
+        if row.flags & RETAIN and submitted_at[row.succ] < scope_end_at.get(row.pred, len(info.instrs)):
+            out[row.pred].add(row.succ)
+    return out
+
+
 def _tensor_data_races(scenario: Scenario, program: DataProgram, info: ProgramInfo,
-                       before: list[set[int]]) -> list[str]:
+                       before: list[set[int]], pinning: list[set[int]]) -> list[str]:
     """get/set_tensor_data accesses no wait orders against a task's access of the same bytes.
 
     wait_for_tensor_ready (pto_runtime2.cpp @ simpler 6ebaf7715) waits only for the tensor's owner
     (creator) and the writers the TensorMap lookup finds; a manual_dep argument or a task of a MANUAL
     scope is never registered (register_task_outputs, pto_dep_compute.h), so such a writer is not
-    waited for, however its bytes overlap the read."""
+    waited for, however its bytes overlap the read. set_tensor_data also waits until those tasks'
+    fanout_refcount reaches fanout_count, but a WAIT-only edge (TensorMap, add_dep_wait) releases its
+    claim at wiring (wire_fanin_task, pto_orchestrator.cpp), so only RETAIN consumers are waited for."""
     tasks = scenario.tasks()
     tdata_args = [ins.region_arg for ins in info.instrs if ins.kind == I_TDATA]
     out: list[str] = []
@@ -265,7 +286,7 @@ def _tensor_data_races(scenario: Scenario, program: DataProgram, info: ProgramIn
                     continue
                 waited = ti in writers or any(ti in before[w] for w in writers)
                 if t.write and not waited:
-                    waited = any(w in before[ti] for w in writers)  # a consumer of a waited producer
+                    waited = any(ti in pinning[w] for w in writers)  # a RETAIN consumer of a waited task
                 if not waited:
                     out.append(f"{'set' if t.write else 'get'}_tensor_data at program[{pos}] and {tasks[ti].name} "
                                f"both touch {t.arg.buffer} with no wait between them")

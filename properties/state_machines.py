@@ -16,6 +16,10 @@ Hypothesis; the invariant checks every ALWAYS property of `model.invariants` aft
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import assume, event
@@ -25,12 +29,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from model.protocol import PropertyKind
 from model.scenario import Scenario
 from model.trb_model import State, TrbModel
+from properties.artifacts import Artifact, Signature, dump_artifact, save_artifact
 from properties.findings import FINDINGS
 from properties.port_checks import PortInvariants
 from properties.refinement import RefinementObserver, known_finding, not_applicable
+from properties.replay import PORT_CHECKS
 from properties.strategies import SMALL_LIMITS, scenarios
 from runtime.core import Executor, Failure
-from runtime.execution import DEADLOCK, DONE
+from runtime.execution import DEADLOCK, DONE, encode_schedule
 from runtime.trb import TrbSystem
 
 # thread choices are drawn from this range and taken modulo the runnable count; 0 = stay on the current
@@ -58,7 +64,9 @@ class PortRefinementMachine(RuleBasedStateMachine):
         self.refinement: RefinementObserver | None = None
         self.current: int | None = None
         self.failure: Failure | None = None
+        self.failure_function = ""
         self.stopped = False
+        self.taken_tids: list[int] = []  # the schedule so far, saved with a failure
 
     @initialize(scenario=scenarios(SMALL_LIMITS, sizing="within", name="state_machine"))
     def build(self, scenario: Scenario) -> None:
@@ -98,6 +106,7 @@ class PortRefinementMachine(RuleBasedStateMachine):
         tid = ordered[choice % len(ordered)]
         rec = ex.step(tid, fire)
         self.current = tid
+        self.taken_tids.append(tid)
         failure = self.port_checks.on_step(ex, rec)
         known = known_port_finding(system, failure) if failure is not None else None
         refined = self.refinement.on_step(ex, rec)
@@ -111,6 +120,7 @@ class PortRefinementMachine(RuleBasedStateMachine):
             self.stopped = True
             return
         self.failure = failure
+        self.failure_function = rec.op.cite.function
 
     def _run_ended(self) -> None:
         ex, system = self.ex, self.system
@@ -120,6 +130,7 @@ class PortRefinementMachine(RuleBasedStateMachine):
         self.stopped = True
         outcome = DONE if ex.finished() and system.work_left() is None else DEADLOCK
         failure = self.port_checks.at_end(ex, outcome)
+        self.failure_function = "end of run"
         if failure is None:
             event(f"run ended: {outcome}")
             return
@@ -133,7 +144,33 @@ class PortRefinementMachine(RuleBasedStateMachine):
     def port_invariants_and_refinement_hold(self) -> None:
         if self.failure is not None:
             f = self.failure
-            raise AssertionError(f"{f.property_id} at step {f.step + 1}: {f.message}")
+            path = self._save_artifact(f)
+            raise AssertionError(
+                f"{f.property_id} at step {f.step + 1}: {f.message}\n"
+                f"artifact: {path}\nreplay: ptocheck replay {path}"
+            )
+
+    def _save_artifact(self, f: Failure) -> Path:
+        """The failing run as a `port-run` artifact (scenario + exact schedule) under PTOCHECK_FAILURE_DIR."""
+        assert self.system is not None
+        artifact = Artifact(
+            kind="port-run",
+            scenario=self.system.scenario,
+            signature=Signature(self.system.scenario.runtime, f.property_id, self.failure_function),
+            message=f.message,
+            engine="Hypothesis PortRefinementMachine (Hypothesis chose every thread)",
+            seed=None,
+            bounds=f"bounded(steps={len(self.taken_tids)})",
+            command="pytest tests/test_state_machines.py",
+            schedule=encode_schedule(self.taken_tids),
+            failing_step=f.step,
+            extra={"observers": [PORT_CHECKS]},
+        )
+        directory = Path(os.environ.get("PTOCHECK_FAILURE_DIR", "") or Path(tempfile.gettempdir()) / "ptocheck-failures")
+        digest = hashlib.sha256(dump_artifact(artifact).encode()).hexdigest()[:12]
+        path = directory / f"state-machine-{f.property_id}-{digest}.json"
+        save_artifact(path, artifact)
+        return path
 
     def teardown(self) -> None:
         if self.refinement is not None and self.refinement.report.non_stutter:

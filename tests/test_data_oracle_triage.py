@@ -207,3 +207,40 @@ def test_a_read_of_registered_writers_stays_applicable_and_matches() -> None:
         verdict = observer.verdict
         assert verdict is not None and verdict == check_data(system)
         assert verdict.applicable and verdict.ok and verdict.compared > 0, verdict.summary()
+
+
+def _tensor_write_after_reader(reader_retains_writer: bool) -> Scenario:
+    """W updates x (TensorMap-registered); R reads x (a WAIT-only TensorMap edge on W, plus an explicit
+    WAIT+RETAIN on W when `reader_retains_writer`) after a slow task S; then the orchestrator writes x."""
+    cfg = Config(task_window=(8,) * 4, heap_bytes=(4096,) * 4, dep_pool=(16,) * 4, scheduler_threads=1, clusters=1)
+    retain = (ExplicitDep("W"),) if reader_retains_writer else ()
+    program: tuple[Op, ...] = (
+        Submit("W", (-1, 1, -1), (Arg(Tag.INOUT, X_WHOLE),)),
+        Submit("S", (3, -1, -1), (Arg(Tag.OUTPUT, creates=OutputSpec("s", (2, 2), "FLOAT32")),), block_num=4),
+        Submit("R", (-1, 1, -1), (Arg(Tag.INPUT, X_WHOLE), Arg(Tag.OUTPUT, creates=OutputSpec("r", (2,), "FLOAT32"))),
+               deps=(ExplicitDep("S", DepKind.WAIT), *retain)),
+        TensorData(True, X_WHOLE),
+    )
+    return validate(Scenario("tensor_write", cfg, (Buffer("x", "FLOAT32", 2, True),), program))
+
+
+def test_set_tensor_data_does_not_wait_for_a_wait_only_consumer() -> None:
+    # wire_fanin_task releases a WAIT-only claim at wiring, so W's fanout_refcount reaches fanout_count
+    # before R runs: the write races with R's read (spec §5 "set_tensor_data", #1806)
+    scenario = _tensor_write_after_reader(reader_retains_writer=False)
+    assert program_races(scenario, bind(scenario)) == (
+        "set_tensor_data at program[3] and R both touch x with no wait between them",)
+    for seed in range(3):
+        _system, observer = _run(scenario, seed)
+        assert observer.verdict is not None
+        assert not observer.verdict.applicable and observer.verdict.ok, observer.verdict.summary()
+
+
+def test_set_tensor_data_waits_for_a_retaining_consumer() -> None:
+    scenario = _tensor_write_after_reader(reader_retains_writer=True)
+    assert program_races(scenario, bind(scenario)) == ()
+    for seed in range(4):
+        system, observer = _run(scenario, seed)
+        verdict = observer.verdict
+        assert verdict is not None and verdict == check_data(system)
+        assert verdict.applicable and verdict.ok and verdict.compared > 0, verdict.summary()

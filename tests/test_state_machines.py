@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 from properties.state_machines import ModelMachine, PortRefinementMachine
@@ -22,3 +25,30 @@ TestModelMachine.settings = settings(
     stateful_step_count=60,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_a_machine_failure_is_saved_as_an_artifact_that_replays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the port machine saves when it fails: the scenario and the exact schedule it took, which
+    `ptocheck replay` re-executes to the same violation (here: the overflow finding's program and run)."""
+    from properties.artifacts import load_artifact
+    from properties.port_checks import port_observers
+    from properties.replay import replay_port_artifact
+    from runtime.execution import RoundRobinScheduler, run_once
+    from runtime.trb import TrbSystem
+
+    monkeypatch.setenv("PTOCHECK_FAILURE_DIR", str(tmp_path))
+    scenario = load_artifact(Path(__file__).resolve().parent / "regressions" / "deferred_release_overflow.json").scenario
+    system = TrbSystem(scenario)
+    scheduler = RoundRobinScheduler()
+    scheduler.new_execution()
+    result = run_once(system, scheduler, port_observers()(system), max_steps=5000)
+    assert result.failure is not None
+    machine = PortRefinementMachine()
+    machine.system = system  # what the artifact needs from the machine: its scenario, schedule and failure
+    machine.taken_tids = list(result.schedule)
+    machine.failure_function = result.trace[-1].op.cite.function
+    with pytest.raises(AssertionError, match="replay: ptocheck replay"):
+        machine.failure = result.failure
+        machine.port_invariants_and_refinement_hold()
+    (saved,) = tmp_path.glob("state-machine-*.json")
+    assert replay_port_artifact(load_artifact(saved), "r").reproduced
