@@ -218,7 +218,15 @@ def program_races(scenario: Scenario, program: DataProgram) -> tuple[str, ...]:
     out: list[str] = []
     for i, (t1, b1, lo1, hi1, w1) in enumerate(accesses):
         for t2, b2, lo2, hi2, w2 in accesses[i + 1:]:
-            if t1 == t2 or b1 != b2 or not (w1 or w2) or hi1 <= lo2 or hi2 <= lo1:
+            if b1 != b2 or not (w1 or w2) or hi1 <= lo2 or hi2 <= lo1:
+                continue
+            if t1 == t2:
+                # two arguments of one task alias the same bytes: its parts (blocks x subtasks) run
+                # concurrently, each reading at its start and writing at its finish, so with more than one
+                # part the bytes depend on how the parts interleave
+                if program.calls[t1].parts > 1:
+                    out.append(f"{tasks[t1].name}: two arguments alias {b1} bytes [{max(lo1, lo2)}, "
+                               f"{min(hi1, hi2)}) (one writes) and its {program.calls[t1].parts} parts run concurrently")
                 continue
             first, second = min(t1, t2), max(t1, t2)
             if first not in before[second]:
