@@ -36,6 +36,9 @@ class Finding:
     # the property has one mechanism in the faithful port, so the blamed step (whichever op follows the
     # violating store) does not tell instances apart: match on runtime and property alone
     any_step: bool = False
+    # the same mechanism reported under another property name by another layer (e.g. a per-step port check
+    # and the end-of-run judgement); the blamed function must still match
+    other_properties: tuple[str, ...] = ()
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -93,6 +96,7 @@ FINDINGS: tuple[Finding, ...] = (
             "the advance step; the strict end-of-run judgement names it run.task_not_consumed."
         ),
         artifact="tests/regressions/port_la_passes_unprepared_task.json",
+        other_properties=("consumed_prefix",),
     ),
     Finding(
         ident="F-ABG-V1-EARLY-EXIT",
@@ -157,6 +161,9 @@ FINDINGS: tuple[Finding, ...] = (
         artifact="tests/regressions/empty_program_hang.json",
         applies_to=lambda scenario: not scenario.tasks(),
         applies_text="the program submits no task",
+        # with no task the only thing a run can do is hang: whichever thread's wait is blamed (the schedulers'
+        # idle loop, or the orchestrator waiting for the next run's launch), it is this finding
+        any_step=True,
     ),
 )
 

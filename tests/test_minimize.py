@@ -80,7 +80,7 @@ def test_minimize_command_writes_a_strictly_replayable_artifact(
 
 def test_model_path_minimization_within_a_budget() -> None:
     original = load_artifact(R7)
-    result = minimize(original, seconds=600, max_states=50_000, max_attempts=60)
+    result = minimize(original, seconds=600, max_states=50_000, max_attempts=15)
     small = result.minimized
     assert small.signature == original.signature and small.finding == "F-MODEL-R7"
     assert result.after <= result.before

@@ -75,3 +75,17 @@ def test_the_overflow_finding_matches_whichever_step_follows_the_store() -> None
         signature = Signature(TRB, "deferred_release_in_bounds", function)
         assert classify(signature, ()) == (KNOWN, "F-PORT-DEFER-OVERFLOW")
     assert classify(Signature(TRB, "deferred_release_in_bounds", "x"), ("M_LOOKUP_CAP",))[0] == "mutant"
+
+
+def test_a_finding_named_by_another_layers_property_is_still_that_finding() -> None:
+    """F-PORT-LA-UNPREPARED: the per-step port check names it consumed_prefix at the advance, the end-of-run
+    judgement run.task_not_consumed; consumed_prefix blamed elsewhere stays new."""
+    assert classify(Signature(TRB, "consumed_prefix", "advance_ring_pointers"), ()) == (KNOWN, "F-PORT-LA-UNPREPARED")
+    assert classify(Signature(TRB, "consumed_prefix", "SchedulerContext::dispatch_shape"), ()) == (NEW, None)
+
+
+def test_an_empty_program_hangs_whichever_wait_is_blamed() -> None:
+    empty = load_artifact(CORPUS / "empty_program_hang.json").scenario
+    signature = Signature(TRB, "run.deadlock", "AicpuExecutor::init")
+    assert classify(signature, (), empty) == (KNOWN, "F-PORT-EMPTY-PROGRAM-HANG")
+    assert classify(signature, (), load_scenario(CORPUS / "multirun_stale_cond.json")) == (NEW, None)

@@ -40,7 +40,9 @@ def matching_finding(
     signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`."""
     wanted = bare_functions(signature.cxx_function)
     for f in findings:
-        if f.runtime != signature.runtime or f.property_name != signature.property_id:
+        if f.runtime != signature.runtime:
+            continue
+        if signature.property_id != f.property_name and signature.property_id not in f.other_properties:
             continue
         if f.applies_to is not None and (scenario is None or not f.applies_to(scenario)):
             continue
