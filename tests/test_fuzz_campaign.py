@@ -136,7 +136,9 @@ def test_model_target_eventually_failure_replays_and_a_tampered_path_does_not() 
 def test_classification() -> None:
     r7 = Signature(TRB, "own_release_before_reuse", "prepare_task")
     assert classify(r7, ()) == (KNOWN, "F-MODEL-R7")
-    assert classify(r7, ("M_ADVANCE_NO_LOCK",)) == (MUTANT, None)
+    # a registered signature is no evidence for a mutant: the unmutated port fails that way too
+    assert classify(r7, ("M_ADVANCE_NO_LOCK",)) == (KNOWN, "F-MODEL-R7")
+    assert classify(Signature(TRB, "pool_bounds", "prepare_task"), ("M_HEAP_TAIL_ABSOLUTE",)) == (MUTANT, None)
     # F-MODEL-R7's property has one mechanism: any blamed step is the finding (any_step)
     assert classify(Signature(TRB, "own_release_before_reuse", "on_task_complete"), ()) == (KNOWN, "F-MODEL-R7")
     # a finding matched by function stays discriminating: F-PORT-LA-UNPREPARED is about the advance

@@ -74,7 +74,8 @@ def test_the_overflow_finding_matches_whichever_step_follows_the_store() -> None
     for function in ("on_task_complete", "route_ready_once", "pop_batch_tagged"):
         signature = Signature(TRB, "deferred_release_in_bounds", function)
         assert classify(signature, ()) == (KNOWN, "F-PORT-DEFER-OVERFLOW")
-    assert classify(Signature(TRB, "deferred_release_in_bounds", "x"), ("M_LOOKUP_CAP",))[0] == "mutant"
+    # with a mutant on, the registered signature is still the finding, never credited to the mutant
+    assert classify(Signature(TRB, "deferred_release_in_bounds", "x"), ("M_LOOKUP_CAP",)) == (KNOWN, "F-PORT-DEFER-OVERFLOW")
 
 
 def test_a_finding_named_by_another_layers_property_is_still_that_finding() -> None:

@@ -59,11 +59,13 @@ def matching_finding(
 def classify(
     signature: Signature, mutants: tuple[str, ...] | list[str], scenario: Scenario | None = None
 ) -> tuple[str, str | None]:
-    """("mutant", None), ("known", finding id) or ("new", None)."""
-    if mutants:
-        return MUTANT, None
+    """("known", finding id), ("mutant", None) or ("new", None). A failure with a registered finding's
+    signature is that finding even with mutants on: the unmutated port fails that way too, so it is no
+    evidence that the mutant was found (a mutant is credited only with a failure of its own)."""
     f = matching_finding(signature, scenario=scenario)
-    return (KNOWN, f.ident) if f is not None else (NEW, None)
+    if f is not None:
+        return KNOWN, f.ident
+    return (MUTANT, None) if mutants else (NEW, None)
 
 
 def blamed_function(factory: Callable[[], System], failure: FailedExecution) -> str:
