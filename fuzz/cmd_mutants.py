@@ -79,6 +79,11 @@ def cmd_mutants(args: argparse.Namespace) -> int:
                   + f"\n    ({case.no_generated})")
     n_cases = sum(1 for n in wanted if n in cases)
     print(f"{n_cases} of {len(wanted)} mutants have search cases; {missed} probe(s) not found as expected")
+    if args.data_column:
+        from properties.data_oracle import data_only_mutant_column, format_mutant_column
+
+        print()
+        print(format_mutant_column(data_only_mutant_column(mutants=wanted)))
     return EXIT_VIOLATION if missed else EXIT_OK
 
 
@@ -142,4 +147,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="hunt: the generator's resource sizing (default within)")
     p.add_argument("--dep-pool", type=int, default=None, help="hunt: set every ring's dep-list pool")
     p.add_argument("--want", default=None, metavar="PROPERTY", help="hunt: count only findings of this property")
+    p.add_argument("--data-column", action="store_true",
+                   help="also print whether the data oracle ALONE finds each mutant (random + PCT, 60 runs per "
+                   "scenario; a few CPU-minutes)")
     p.set_defaults(func=cmd_mutants)

@@ -128,3 +128,10 @@ def test_hunt_finds_the_recorded_generator_seed(capsys: pytest.CaptureFixture[st
     assert "M_TOKEN_FROM_LOCAL_ID: seed 4: completed_after_kernels (run 1)" in out
     case = next(c for c in MUTANT_CASES if c.mutant == "M_TOKEN_FROM_LOCAL_ID")
     assert [g.seed for g in case.generated] == [4]
+
+
+def test_the_mutant_table_can_show_what_the_data_oracle_alone_finds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutants", "M_TOKEN_FROM_LOCAL_ID", "--data-column"]) == 0
+    out = capsys.readouterr().out
+    assert "data check alone" in out
+    assert any(line.startswith("M_TOKEN_FROM_LOCAL_ID") and " FOUND " in line for line in out.splitlines())
