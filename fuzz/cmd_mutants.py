@@ -14,7 +14,7 @@ import argparse
 import time
 from typing import Any
 
-from fuzz.campaigns.known import unregistered_failures
+from fuzz.campaigns.known import search_clean_port
 from model.errors import PtocheckError
 from model.scenario import Scenario
 from properties.port_checks import (
@@ -22,12 +22,9 @@ from properties.port_checks import (
     MutantProbe,
     MutantResult,
     generated_scenario,
-    port_observers,
     probes_of,
     run_probe,
 )
-from runtime.search import SearchBounds, search
-from runtime.trb import TrbSystem
 from runtime.trb.mutants import IMPLEMENTED, MUTANTS
 
 EXIT_OK, EXIT_VIOLATION = 0, 1
@@ -90,14 +87,11 @@ def cmd_mutants(args: argparse.Namespace) -> int:
 def _clean_verdict(probe: MutantProbe, scenario: Scenario) -> tuple[str, bool]:
     """The unmutated port under the probe's whole search: "passes", or only registered findings (named),
     which never carry the mutant's property; anything unregistered is a failure of the probe."""
-    factory = lambda: TrbSystem(scenario)  # noqa: E731
-    bounds = SearchBounds(runs=probe.runs, max_steps=probe.max_steps, stop_at_first_failure=False)
-    report = search(factory, probe.engine, probe.seed, bounds, port_observers())
-    if not report.failures:
+    clean = search_clean_port(scenario, probe.engine, probe.seed, probe.runs, probe.max_steps)
+    if not clean.report.failures:
         return "passes", True
-    unregistered = unregistered_failures(scenario, factory, report.failures)
-    props = sorted({f.property_id for f in report.failures})
-    if unregistered:
+    props = sorted(clean.properties())
+    if clean.unregistered:
         return f"fails too, unregistered: {', '.join(props)}", False
     ok = probe.property_id not in props
     return f"clean: registered findings only ({', '.join(props)})", ok

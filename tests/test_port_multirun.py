@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.campaigns.known import unregistered_failures
+from fuzz.campaigns.known import search_clean_port
 from model.scenario import load_scenario
-from properties.port_checks import port_observers
-from runtime.search import SearchBounds, search
 from runtime.trb import TrbSystem
 
 CORPUS = Path(__file__).resolve().parent / "regressions"
@@ -31,12 +29,10 @@ SCENARIOS = ["multirun_stale_cond.json", "multirun_descriptor_from_earlier_run.j
 def test_a_second_run_on_the_same_memory_passes_every_port_check(name: str, engine: str) -> None:
     scenario = load_scenario(CORPUS / name)
     assert scenario.runs == 2
-    factory = lambda: TrbSystem(scenario)  # noqa: E731
-    bounds = SearchBounds(runs=40, max_steps=50_000, stop_at_first_failure=False)
-    report = search(factory, engine, seed=7, bounds=bounds, observers=port_observers())
+    clean = search_clean_port(scenario, engine, 7, runs=40, max_steps=50_000)
     # registered findings (F-MODEL-R7 can show on these programs) are reported, not excused silently
-    assert not unregistered_failures(scenario, factory, report.failures), "\n".join(report.lines())
-    assert report.executions == 40
+    assert not clean.unregistered, "\n".join(clean.report.lines())
+    assert clean.report.executions == 40
 
 
 def test_the_rebind_check_still_judges_every_descriptor_of_the_current_run() -> None:

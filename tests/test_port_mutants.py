@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.campaigns.known import unregistered_failures
+from fuzz.campaigns.known import search_clean_port
 from fuzz.cli import main
 from properties.port_checks import (
     MUTANT_CASES,
@@ -41,12 +41,10 @@ def test_mutant_is_found_and_unmutated_port_passes(probe: MutantProbe) -> None:
     assert found.executions <= probe.runs
     # the unmutated port under the same search: the whole budget runs, no failure outside the registered
     # findings (a generated program can reach one, e.g. F-MODEL-R7), and never the mutant's property
-    factory = lambda: TrbSystem(scenario)  # noqa: E731
-    bounds = SearchBounds(runs=probe.runs, max_steps=probe.max_steps, stop_at_first_failure=False)
-    clean = search(factory, probe.engine, probe.seed, bounds, port_observers())
-    assert clean.executions == probe.runs, clean.lines()
-    assert not unregistered_failures(scenario, factory, clean.failures), (scenario.name, clean.lines())
-    assert probe.property_id not in {f.property_id for f in clean.failures}, (scenario.name, clean.lines())
+    clean = search_clean_port(scenario, probe.engine, probe.seed, probe.runs, probe.max_steps)
+    assert clean.report.executions == probe.runs, clean.report.lines()
+    assert not clean.unregistered, (scenario.name, clean.report.lines())
+    assert probe.property_id not in clean.properties(), (scenario.name, clean.report.lines())
 
 
 def test_every_implemented_mutant_has_targeted_and_generated_searches() -> None:

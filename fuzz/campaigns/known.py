@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from model.scenario import Scenario
 from properties.artifacts import Signature
@@ -19,6 +20,7 @@ from properties.findings import FINDINGS, Finding
 from runtime.core import System
 from runtime.dfs import FailedExecution
 from runtime.execution import ReplayScheduler, run_once
+from runtime.search import SearchReport
 
 NEW, KNOWN, MUTANT = "new", "known", "mutant"
 
@@ -92,3 +94,29 @@ def unregistered_failures(
         if classify(signature, (), scenario)[0] != KNOWN:
             out.append(f"{failure.line()} [in {signature.cxx_function}]")
     return out
+
+
+@dataclass(frozen=True)
+class CleanPortSearch:
+    """A whole-budget search of the unmutated TRB port: every failure (registered findings included, so they
+    are reported) and the ones no registered finding explains."""
+
+    report: SearchReport
+    unregistered: list[str]
+
+    def properties(self) -> set[str]:
+        return {f.property_id for f in self.report.failures}
+
+
+def search_clean_port(scenario: Scenario, engine: str, seed: int, runs: int, max_steps: int) -> CleanPortSearch:
+    """The unmutated port under `engine` with its per-step checks, never stopping at a failure."""
+    from properties.port_checks import port_observers
+    from runtime.search import SearchBounds, search
+    from runtime.trb import TrbSystem
+
+    def factory() -> System:
+        return TrbSystem(scenario)
+
+    bounds = SearchBounds(runs=runs, max_steps=max_steps, stop_at_first_failure=False)
+    report = search(factory, engine, seed, bounds, port_observers())
+    return CleanPortSearch(report, unregistered_failures(scenario, factory, report.failures))
