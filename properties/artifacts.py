@@ -9,7 +9,9 @@ found it, so a failure can be re-executed exactly on any machine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -57,6 +59,14 @@ class Artifact:
     tool_version: str = ""
     git_commit: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+FAILURE_DIR_ENV = "PTOCHECK_FAILURE_DIR"  # where tests save the artifacts of unregistered failures
+
+
+def failure_dir() -> Path:
+    """Where a failing test saves its counterexample artifact ($PTOCHECK_FAILURE_DIR, else a temp folder)."""
+    return Path(os.environ.get(FAILURE_DIR_ENV, "") or Path(tempfile.gettempdir()) / "ptocheck-failures")
 
 
 def tool_version() -> str:

@@ -7,16 +7,26 @@ Random tests and campaigns fail on any signature not in this registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.errors import PtocheckError
 from model.scenario import Scenario
-from properties.artifacts import load_artifact
+from properties.artifacts import Signature, load_artifact
 from properties.replay import replay_model_path
 
-__all__ = ["FINDINGS", "MODEL_LIMITATIONS", "Finding", "ModelLimitation", "load_model_artifact", "replay_model_path"]
+__all__ = [
+    "FINDINGS",
+    "MODEL_LIMITATIONS",
+    "Finding",
+    "ModelLimitation",
+    "bare_functions",
+    "load_model_artifact",
+    "matching_finding",
+    "replay_model_path",
+]
 
 
 @dataclass(frozen=True)
@@ -304,3 +314,39 @@ MODEL_LIMITATIONS: tuple[ModelLimitation, ...] = (
         test="tests/test_refinement.py::test_refinement_sees_aiv_only_mix_dispatch_next_to_busy_aic",
     ),
 )
+
+
+# ------------------------------------------------------------------ matching a failure to a finding
+
+
+def bare_functions(text: str) -> set[str]:
+    """`A::f (file/note) / g -> h x` -> {"f", "g", "h"}: the first word of each `/` or `->` part."""
+    out = set()
+    for chunk in re.sub(r"\([^)]*\)", " ", text).replace("->", "/").split("/"):
+        words = chunk.split()
+        if words:
+            out.add(words[0].split("::")[-1])
+    return out
+
+
+def matching_finding(
+    signature: Signature, findings: Iterable[Finding] | None = None, scenario: Scenario | None = None
+) -> Finding | None:
+    """The registered finding with the signature's runtime and property, one of whose C++ functions the
+    signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`."""
+    wanted = bare_functions(signature.cxx_function)
+    for f in FINDINGS if findings is None else findings:
+        if f.runtime != signature.runtime:
+            continue
+        if signature.property_id != f.property_name and signature.property_id not in f.other_properties:
+            continue
+        if f.applies_to is not None and (scenario is None or not f.applies_to(scenario)):
+            continue
+        if f.any_step:
+            return f
+        names: set[str] = set()
+        for fn in f.cxx_functions:
+            names |= bare_functions(fn)
+        if wanted & names:
+            return f
+    return None

@@ -17,8 +17,6 @@ Hypothesis; the invariant checks every ALWAYS property of `model.invariants` aft
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +27,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from model.protocol import PropertyKind
 from model.scenario import Scenario
 from model.trb_model import State, TrbModel
-from properties.artifacts import Artifact, Signature, dump_artifact, save_artifact
-from properties.findings import FINDINGS
+from properties.artifacts import Artifact, Signature, dump_artifact, failure_dir, save_artifact
+from properties.findings import FINDINGS, matching_finding
 from properties.port_checks import PortInvariants
 from properties.refinement import RefinementObserver, known_finding, not_applicable
 from properties.replay import PORT_CHECKS
@@ -44,13 +42,12 @@ from runtime.trb import TrbSystem
 _CHOICE = st.integers(0, 7)
 
 
-def known_port_finding(system: TrbSystem, failure: Failure) -> str | None:
-    """The registered finding a port invariant failure is evidence of (see refinement.known_finding)."""
-    if any(kind == "release-rebound" for kind, _run, _task, _extra in system.events):
-        return "F-MODEL-R7"
-    if failure.property_id == "consumed_prefix":
-        return "F-PORT-LA-UNPREPARED"  # the registry names this port check for it
-    return None
+def known_port_finding(system: TrbSystem, failure: Failure, function: str) -> str | None:
+    """The registered finding a port check's failure matches (the registry's own matching: runtime,
+    property, blamed C++ function, scope), or None."""
+    signature = Signature(system.scenario.runtime, failure.property_id, function)
+    finding = matching_finding(signature, scenario=system.scenario)
+    return finding.ident if finding is not None else None
 
 
 class PortRefinementMachine(RuleBasedStateMachine):
@@ -108,7 +105,7 @@ class PortRefinementMachine(RuleBasedStateMachine):
         self.current = tid
         self.taken_tids.append(tid)
         failure = self.port_checks.on_step(ex, rec)
-        known = known_port_finding(system, failure) if failure is not None else None
+        known = known_port_finding(system, failure, rec.op.cite.function) if failure is not None else None
         refined = self.refinement.on_step(ex, rec)
         if refined is not None and failure is None:
             failure = refined
@@ -134,7 +131,7 @@ class PortRefinementMachine(RuleBasedStateMachine):
         if failure is None:
             event(f"run ended: {outcome}")
             return
-        known = known_port_finding(system, failure)
+        known = known_port_finding(system, failure, "end of run")
         if known is not None:
             event(f"known finding {known}")
             return
@@ -166,9 +163,8 @@ class PortRefinementMachine(RuleBasedStateMachine):
             failing_step=f.step,
             extra={"observers": [PORT_CHECKS]},
         )
-        directory = Path(os.environ.get("PTOCHECK_FAILURE_DIR", "") or Path(tempfile.gettempdir()) / "ptocheck-failures")
         digest = hashlib.sha256(dump_artifact(artifact).encode()).hexdigest()[:12]
-        path = directory / f"state-machine-{f.property_id}-{digest}.json"
+        path = failure_dir() / f"state-machine-{f.property_id}-{digest}.json"
         save_artifact(path, artifact)
         return path
 

@@ -27,8 +27,8 @@ WRITES = (Tag.INOUT, Tag.OUTPUT, Tag.OUTPUT_EXISTING)
 
 
 def brute_force_needs(scenario: Scenario) -> list[tuple[int, int, str]]:
-    """(writer, task, element) for every element a task touches after an earlier task wrote it (the last
-    such writer), from element sets alone."""
+    """(writer, task, element) for every element a task reads (INPUT, INOUT) after an earlier task wrote it
+    (the last such writer), from element sets alone."""
     last_writer: dict[tuple[str, int], int] = {}
     needs: list[tuple[int, int, str]] = []
     for t, task in enumerate(scenario.tasks()):
@@ -38,10 +38,7 @@ def brute_force_needs(scenario: Scenario) -> list[tuple[int, int, str]]:
         for arg in task.args:
             if arg.tag is Tag.OUTPUT:
                 assert arg.creates is not None
-                numel = 1
-                for n in arg.creates.shape:
-                    numel *= n
-                touched.append((arg.tag, arg.creates.name, frozenset(range(numel))))
+                touched.append((arg.tag, arg.creates.name, frozenset(range(arg.creates.numel))))
             elif arg.region is not None and arg.tag is not Tag.NO_DEP and not arg.manual_dep:
                 touched.append((arg.tag, arg.region.buffer, region_elements(arg.region)))
         for tag, buffer, elements in touched:
@@ -94,10 +91,7 @@ def _written_elements(task: Submit, buffer: str) -> frozenset[int]:
     out: set[int] = set()
     for arg in task.args:
         if arg.tag is Tag.OUTPUT and arg.creates is not None and arg.creates.name == buffer:
-            numel = 1
-            for n in arg.creates.shape:
-                numel *= n
-            out |= set(range(numel))
+            out |= set(range(arg.creates.numel))
         elif arg.tag in WRITES and arg.region is not None and arg.region.buffer == buffer and not arg.manual_dep:
             out |= region_elements(arg.region)
     return frozenset(out)

@@ -17,8 +17,6 @@ Budgets are counts: examples (scaled by the Hypothesis profile), explored states
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,14 @@ from model.scenario import (
     load_scenario,
 )
 from model.trb_model import S_FATAL, S_TASKS, T_EDGES, Action, State, TrbModel
-from properties.artifacts import Artifact, Signature, load_artifact, save_artifact
+from properties.artifacts import (
+    FAILURE_DIR_ENV,
+    Artifact,
+    Signature,
+    failure_dir,
+    load_artifact,
+    save_artifact,
+)
 from properties.features import region_elements
 from properties.findings import FINDINGS, Finding, load_model_artifact, replay_model_path
 from properties.replay import replay_model_artifact
@@ -102,13 +107,6 @@ def _always(model: TrbModel) -> list[Property[State]]:
 
 def known_finding(scenario: Scenario, property_name: str) -> Finding | None:
     return KNOWN.get((scenario.runtime, property_name))
-
-
-FAILURE_DIR_ENV = "PTOCHECK_FAILURE_DIR"  # where unregistered violations save their artifacts
-
-
-def failure_dir() -> Path:
-    return Path(os.environ.get(FAILURE_DIR_ENV, "") or Path(tempfile.gettempdir()) / "ptocheck-failures")
 
 
 def save_failure_artifact(

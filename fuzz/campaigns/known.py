@@ -10,52 +10,18 @@ the port's `check_and_handle_consumed` name the same function.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from model.scenario import Scenario
 from properties.artifacts import Signature
-from properties.findings import FINDINGS, Finding
+from properties.findings import matching_finding
 from runtime.core import System
 from runtime.dfs import FailedExecution
 from runtime.execution import ReplayScheduler, run_once
 from runtime.search import SearchReport
 
 NEW, KNOWN, MUTANT = "new", "known", "mutant"
-
-
-def bare_functions(text: str) -> set[str]:
-    """`A::f (file/note) / g -> h x` -> {"f", "g", "h"}: the first word of each `/` or `->` part."""
-    out = set()
-    for chunk in re.sub(r"\([^)]*\)", " ", text).replace("->", "/").split("/"):
-        words = chunk.split()
-        if words:
-            out.add(words[0].split("::")[-1])
-    return out
-
-
-def matching_finding(
-    signature: Signature, findings: Iterable[Finding] = FINDINGS, scenario: Scenario | None = None
-) -> Finding | None:
-    """The registered finding with the signature's runtime and property, one of whose C++ functions the
-    signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`."""
-    wanted = bare_functions(signature.cxx_function)
-    for f in findings:
-        if f.runtime != signature.runtime:
-            continue
-        if signature.property_id != f.property_name and signature.property_id not in f.other_properties:
-            continue
-        if f.applies_to is not None and (scenario is None or not f.applies_to(scenario)):
-            continue
-        if f.any_step:
-            return f
-        names: set[str] = set()
-        for fn in f.cxx_functions:
-            names |= bare_functions(fn)
-        if wanted & names:
-            return f
-    return None
 
 
 def classify(
