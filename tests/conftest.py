@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -53,9 +53,37 @@ def all_deps_json(traces: Path) -> list[Path]:
 # dev: random examples and the local example database, same budgets. nightly: random, 20x the budgets.
 HYPOTHESIS_PROFILE_ENV = "PTOCHECK_HYPOTHESIS_PROFILE"
 HYPOTHESIS_EXAMPLE_SCALE = {"ci": 1, "dev": 1, "nightly": 20}
-settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True, max_examples=100)
-settings.register_profile("dev", deadline=None, print_blob=True, max_examples=100)
-settings.register_profile("nightly", deadline=None, print_blob=True, max_examples=2000)
+# Each profile starts from Hypothesis's "default" profile, never from the current one: when the CI
+# environment variable is set, Hypothesis makes its own built-in "ci" profile current, and a profile
+# registered without a parent would silently inherit that one's suppressed health checks.
+_BASE_PROFILE = settings.get_profile("default")
+_NO_SUPPRESSED_CHECKS: tuple[HealthCheck, ...] = ()
+settings.register_profile(
+    "ci",
+    parent=_BASE_PROFILE,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    max_examples=100,
+    suppress_health_check=_NO_SUPPRESSED_CHECKS,
+)
+settings.register_profile(
+    "dev",
+    parent=_BASE_PROFILE,
+    deadline=None,
+    print_blob=True,
+    max_examples=100,
+    suppress_health_check=_NO_SUPPRESSED_CHECKS,
+)
+settings.register_profile(
+    "nightly",
+    parent=_BASE_PROFILE,
+    deadline=None,
+    print_blob=True,
+    max_examples=2000,
+    suppress_health_check=_NO_SUPPRESSED_CHECKS,
+)
 
 
 def hypothesis_profile() -> str:
