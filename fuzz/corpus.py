@@ -5,6 +5,7 @@ Layout under the corpus directory (default `.ptocheck/corpus`):
     hypothesis/                 Hypothesis example database (DirectoryBasedExampleDatabase), unless
                                 `--database` names another one (a directory, or redis://host:port/db
                                 through hypothesis.extra.redis for several machines sharing a campaign)
+    hypothesis-unshared/        inputs saved while a shared database was failing (see below)
     artifacts/<campaign>/       one versioned artifact per distinct failure (signature + mutants)
     errors/<campaign>/          internal errors of the tool, each with the input that raised it
     stats/<campaign>.json       iterations done per lane and seed, coverage counts, findings with counts
@@ -12,6 +13,12 @@ Layout under the corpus directory (default `.ptocheck/corpus`):
 Every write is atomic (a temporary file renamed into place) and a new artifact is created exclusively
 (a hard link that fails when the name exists), so a campaign killed at any moment leaves only whole
 files, and two workers finding the same failure keep one artifact.
+
+A shared database that fails mid-campaign (the redis server goes away) does not stop the campaign: the
+corpus falls back to the local directory `hypothesis-unshared/` for the rest of the run and records a
+warning that the campaign prints. A long unattended campaign keeps its budget that way, and nothing is
+lost: findings never depend on the database (artifacts and statistics are local files), and the inputs
+saved locally are uploaded to the shared database by the next run that can reach it.
 """
 
 from __future__ import annotations
@@ -21,10 +28,10 @@ import importlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from hashlib import blake2b
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
@@ -34,14 +41,18 @@ from properties.artifacts import Artifact, dump_artifact
 DEFAULT_CORPUS = Path(".ptocheck") / "corpus"
 STATS_KEY = "ptocheck_campaign_stats"
 STATS_VERSION = 1
+UNSHARED_DIR = "hypothesis-unshared"
+_T = TypeVar("_T")
 
 
 class CorpusError(PtocheckError):
     """A corpus directory or database that cannot be used."""
 
 
-def open_database(spec: str) -> ExampleDatabase:
-    """A Hypothesis example database: `redis://...` (hypothesis.extra.redis) or a directory path."""
+def open_database(spec: str) -> tuple[ExampleDatabase, tuple[type[Exception], ...]]:
+    """A Hypothesis example database: `redis://...` (hypothesis.extra.redis) or a directory path; and
+    the exceptions that mean this shared database failed while in use (none for a directory: a local
+    disk error is not recovered from by writing to the same disk)."""
     if spec.startswith(("redis://", "rediss://", "unix://")):
         try:
             redis = importlib.import_module("redis")
@@ -63,10 +74,10 @@ def open_database(spec: str) -> ExampleDatabase:
                 f"cannot reach the redis server: {e}", spec, "start the server or fix host, port and database"
             ) from None
         db: ExampleDatabase = RedisExampleDatabase(client)
-        return db
+        return db, (getattr(redis, "RedisError", OSError), OSError)
     if "://" in spec:
         raise CorpusError("unsupported database URL", spec, "use a directory path or redis://host:port/db")
-    return DirectoryBasedExampleDatabase(spec)
+    return DirectoryBasedExampleDatabase(spec), ()
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -125,12 +136,57 @@ class Corpus:
         except OSError as e:
             raise CorpusError(f"cannot create the corpus directory: {e.strerror}", str(root), "check the path") from None
         self._db: ExampleDatabase | None = None
+        self._failures: tuple[type[Exception], ...] = ()  # what a failing shared database raises
+        self.degraded: str | None = None  # why the shared database was left for the local fallback
+        self.warnings: list[str] = []  # not yet reported (the campaign's lanes take them)
 
     @property
     def db(self) -> ExampleDatabase:
         if self._db is None:
-            self._db = open_database(self.database_spec)
+            self._db, self._failures = open_database(self.database_spec)
         return self._db
+
+    @property
+    def unshared_dir(self) -> Path:
+        return self.root / UNSHARED_DIR
+
+    def _use(self, operation: Callable[[ExampleDatabase], _T]) -> _T:
+        """Run one database operation; when the shared database fails, fall back to the local one."""
+        db = self.db
+        try:
+            return operation(db)
+        except self._failures as e:
+            self._fall_back(e)
+            return operation(self.db)
+
+    def _fall_back(self, error: Exception) -> None:
+        self._db, self._failures = DirectoryBasedExampleDatabase(str(self.unshared_dir)), ()
+        self.degraded = (
+            f"the shared example database {self.database_spec} failed ({type(error).__name__}: {error}); "
+            f"the campaign goes on and saves its inputs in {self.unshared_dir} (not shared); findings are "
+            f"unaffected; the next run with --database {self.database_spec} uploads those inputs once the "
+            "server is back"
+        )
+        self.warnings.append(self.degraded)
+
+    def take_warnings(self) -> list[str]:
+        out, self.warnings = self.warnings, []
+        return out
+
+    def _upload_unshared(self, key: bytes) -> None:
+        """Move the inputs saved locally while the shared database was failing into it (each one is
+        deleted locally only after the shared database took it)."""
+        if not self._failures or not self.unshared_dir.is_dir():
+            return
+        local = DirectoryBasedExampleDatabase(str(self.unshared_dir))
+        for value in sorted(local.fetch(key)):
+            self._save(key, value)
+            if not self._failures:
+                return  # the shared database failed during the upload: the rest stay local
+            local.delete(key, value)
+
+    def _save(self, key: bytes, value: bytes) -> None:
+        self._use(lambda db: db.save(key, value))
 
     # ------------------------------------------------------------------ inputs (Hypothesis database)
 
@@ -143,14 +199,19 @@ class Corpus:
         return f"ptocheck.fuzz.{campaign}.failures".encode()
 
     def load_inputs(self, campaign: str) -> list[bytes]:
-        """The saved inputs of a campaign, in a deterministic order (shortest first, then bytes)."""
-        return sorted(set(self.db.fetch(self.input_key(campaign))), key=lambda b: (len(b), b))
+        """The saved inputs of a campaign, in a deterministic order (shortest first, then bytes); inputs
+        left in the local fallback by an earlier run go to the shared database first."""
+        key = self.input_key(campaign)
+        _ = self.db
+        self._upload_unshared(key)
+        self._upload_unshared(self.failure_key(campaign))
+        return sorted(set(self._use(lambda db: list(db.fetch(key)))), key=lambda b: (len(b), b))
 
     def save_input(self, campaign: str, buffer: bytes) -> None:
-        self.db.save(self.input_key(campaign), buffer)
+        self._save(self.input_key(campaign), buffer)
 
     def save_failure_input(self, campaign: str, buffer: bytes) -> None:
-        self.db.save(self.failure_key(campaign), buffer)
+        self._save(self.failure_key(campaign), buffer)
 
     # ------------------------------------------------------------------ artifacts and errors
 

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from fuzz.campaigns import FuzzOptions, run_campaign
+from fuzz.campaigns.catalogue import get_campaign
 from fuzz.campaigns.coverage import CoverageMap
 from fuzz.campaigns.engine import FindingReport, Lane, mutate
 from fuzz.campaigns.known import KNOWN, MUTANT, NEW, classify
-from fuzz.campaigns.runner import Aggregator, parse_budget
+from fuzz.campaigns.runner import Aggregator, format_summary, parse_budget
 from fuzz.campaigns.targets import Context, ModelTarget
 from fuzz.cli import main
 from fuzz.corpus import Corpus
@@ -287,12 +289,17 @@ class _FakeRedisError(Exception):
     """Stands for redis.RedisError (the base of redis-py's connection errors)."""
 
 
+class _FakeConnectionError(_FakeRedisError):
+    """Stands for redis.ConnectionError (a RedisError), what redis-py raises when the server goes away."""
+
+
 class _FakePipeline:
     """The pipeline subset hypothesis.extra.redis.RedisExampleDatabase uses: smembers, sadd, srem,
     expire, execute (each queued command's result, in order, like redis-py)."""
 
-    def __init__(self, store: dict[bytes, set[bytes]]) -> None:
+    def __init__(self, store: dict[bytes, set[bytes]], server: _FakeRedis) -> None:
         self.store = store
+        self.server = server
         self.queued: list[tuple[str, bytes, object]] = []
 
     def smembers(self, key: bytes) -> None:
@@ -308,6 +315,7 @@ class _FakePipeline:
         self.queued.append(("expire", key, ttl))
 
     def execute(self) -> list[object]:
+        self.server.operation()
         out: list[object] = []
         for op, key, value in self.queued:
             members = self.store.setdefault(key, set())
@@ -329,9 +337,13 @@ class _FakePipeline:
 
 class _FakeRedis:
     """An in-memory stand-in for redis.Redis: one store per URL, shared by every client of that URL (as
-    several machines share one server). The host `down` refuses connections."""
+    several machines share one server). The host `down` refuses connections; after `fail_after`
+    operations (pipeline executions and publishes, counted per URL) the server goes away and every
+    operation raises ConnectionError."""
 
     servers: ClassVar[dict[str, dict[bytes, set[bytes]]]] = {}
+    fail_after: ClassVar[dict[str, int]] = {}
+    operations: ClassVar[dict[str, int]] = {}
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -349,10 +361,16 @@ class _FakeRedis:
             raise _FakeRedisError("Error 111 connecting to down:6379. Connection refused.")
         return True
 
+    def operation(self) -> None:
+        done = self.operations[self.url] = self.operations.get(self.url, 0) + 1
+        if done > self.fail_after.get(self.url, done):
+            raise _FakeConnectionError(f"Error 111 connecting to {self.url}. Connection refused.")
+
     def pipeline(self) -> _FakePipeline:
-        return _FakePipeline(self.store)
+        return _FakePipeline(self.store, self)
 
     def publish(self, channel: str, message: str) -> int:
+        self.operation()
         self.published.append((channel, message))
         return 0
 
@@ -365,8 +383,11 @@ def fake_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_FakeRedis]]:
     module = types.ModuleType("redis")
     module.Redis = _FakeRedis  # type: ignore[attr-defined]
     module.RedisError = _FakeRedisError  # type: ignore[attr-defined]
+    module.ConnectionError = _FakeConnectionError  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "redis", module)
     monkeypatch.setattr(_FakeRedis, "servers", {})
+    monkeypatch.setattr(_FakeRedis, "fail_after", {})
+    monkeypatch.setattr(_FakeRedis, "operations", {})
     sys.modules.pop("hypothesis.extra.redis", None)
     yield _FakeRedis
     sys.modules.pop("hypothesis.extra.redis", None)  # never leave the fake-bound module behind
@@ -389,6 +410,79 @@ def test_a_redis_database_goes_through_hypothesis_redis_example_database(
     assert Corpus(tmp_path / "b", url).load_inputs("ci") == sorted(saved, key=lambda b: (len(b), b))
     _campaign(tmp_path / "dir", 5)
     assert Corpus(tmp_path / "dir").load_inputs("ci") == Corpus(tmp_path / "b", url).load_inputs("ci")
+
+
+def test_a_redis_server_failing_mid_campaign_leaves_the_campaign_on_the_local_fallback_losing_nothing(
+    tmp_path: Path, fake_redis: type[_FakeRedis]
+) -> None:
+    url = "redis://flaky:6379/0"
+    fake_redis.fail_after[url] = 4  # the fetch at start, then a few saves (each a pipeline and a publish)
+    progress = io.StringIO()
+    summary = run_campaign(
+        FuzzOptions(campaign="ci", seed=7, workers=1, iterations=10, corpus=tmp_path / "a", database=url, progress=progress)
+    )
+    # One clear warning (what failed, where the inputs go, what happens next), said at once and in the
+    # summary and statistics; the campaign ran its whole budget and its verdict is unchanged.
+    assert len(summary.warnings) == 1
+    warning = summary.warnings[0]
+    assert url in warning and "_FakeConnectionError" in warning and "hypothesis-unshared" in warning
+    assert "uploads those inputs" in warning
+    assert f"WARNING: {warning}" in progress.getvalue() and f"WARNING: {warning}" in format_summary(summary)
+    assert summary.iterations == 10 and summary.exit_code == 0 and not summary.errors
+    assert _stats(tmp_path / "a", "ci")["warnings"][0]["warning"] == warning  # type: ignore[index]
+    # Nothing is lost: the inputs in the shared database plus the local fallback are exactly the ones the
+    # same campaign saves in a directory database.
+    key = b"hypothesis-example:" + Corpus.input_key("ci")
+    shared = set(fake_redis.servers[url].get(key, set()))
+    unshared = set(DirectoryBasedExampleDatabase(str(tmp_path / "a" / "hypothesis-unshared")).fetch(Corpus.input_key("ci")))
+    assert unshared, "no input went to the local fallback"
+    _campaign(tmp_path / "dir", 10)
+    assert sorted(shared | unshared) == sorted(Corpus(tmp_path / "dir").load_inputs("ci"))
+    # The server is back: the next run with the same database uploads the fallback's inputs first.
+    fake_redis.fail_after.pop(url)
+    assert sorted(Corpus(tmp_path / "a", url).load_inputs("ci")) == sorted(shared | unshared)
+    assert set(fake_redis.servers[url][key]) == shared | unshared
+    assert not list(DirectoryBasedExampleDatabase(str(tmp_path / "a" / "hypothesis-unshared")).fetch(Corpus.input_key("ci")))
+
+
+def test_a_finding_made_while_the_shared_database_is_down_is_kept_and_the_verdict_stands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_redis: type[_FakeRedis]
+) -> None:
+    url = "redis://flaky:6379/0"
+    fake_redis.fail_after[url] = 1  # only the fetch at start succeeds
+    corpus = tmp_path / "c"
+    argv = ["fuzz", "--campaign", "ci", "--seed", "7", "--iterations", "3", "--workers", "1", "--corpus", str(corpus), "--quiet",
+            "--database", url, "--mutant", "M_HEAP_TAIL_ABSOLUTE", "--stop-on-failure"]
+    assert main(argv) == 1  # the mutant was found: the failing database changes no verdict
+    out = capsys.readouterr().out
+    assert "[mutant M_HEAP_TAIL_ABSOLUTE] pool_bounds" in out and f"WARNING: the shared example database {url} failed" in out
+    artifacts = list((corpus / "artifacts" / "ci").glob("*.json"))
+    assert len(artifacts) == 1 and load_artifact(artifacts[0]).mutants == ("M_HEAP_TAIL_ABSOLUTE",)
+    fallback = DirectoryBasedExampleDatabase(str(corpus / "hypothesis-unshared"))
+    assert list(fallback.fetch(Corpus.failure_key("ci"))), "the failing input was not kept locally"
+
+
+def test_the_campaign_says_each_distinct_warning_once() -> None:
+    """Each worker process has its own corpus and client, so every lane that loses the shared database
+    reports it (through the queue, like findings); the campaign says each distinct text once."""
+    agg = Aggregator(get_campaign("ci"), FuzzOptions(progress=io.StringIO()), _NoCorpus(), 1, None)
+    for lane in (0, 1):
+        agg.warning(lane, "the shared example database redis://x failed")
+    assert agg.session_warnings == ["the shared example database redis://x failed"]
+    assert agg.finish(False).warnings == agg.session_warnings
+
+
+class _NoCorpus(Corpus):
+    """A corpus that keeps its statistics in memory (the aggregator writes them on every report)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, dict[str, object]] = {}
+
+    def save_stats(self, campaign: str, doc: dict[str, object]) -> None:
+        self.saved[campaign] = doc
+
+    def stats_path(self, campaign: str) -> Path:
+        return Path("stats") / campaign
 
 
 @pytest.mark.parametrize(

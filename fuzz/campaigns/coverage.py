@@ -6,8 +6,10 @@ expands): which model actions and orchestrator steps were enabled (`action:`, `o
 why the orchestrator waited (`blocked:heap full`), which fatal codes could latch (`fatal:`), and which
 "sometimes" witnesses were reached (`witness:`). On the port (every executed step): the C++ functions
 run (`port.fn:`), the (ring, slot, task_state) values written (`port.slot:`), the functions the
-orchestrator was blocked in (`port.blocked:`), the backstops that fired (`port.backstop:`), and how runs
-ended (`outcome:`). Scenario features (`scenario:`, properties.features.static_features) say which
+orchestrator was blocked in (`port.blocked:`), the backstops that fired (`port.backstop:`), how many
+producers a submit's TensorMap lookup returned and how many of them had not completed yet (`port.lookup:`,
+bucketed; the runtime's lookup result was a fixed 16-producer buffer until #669), and how runs ended
+(`outcome:`). Scenario features (`scenario:`, properties.features.static_features) say which
 program shapes were generated at all.
 
 `CoverageMap` counts how many executions reached each feature; an input that reaches a feature no
@@ -39,6 +41,7 @@ from model.trb_model import (
 )
 from runtime.core import Executor, Failure, StepRecord
 from runtime.trb import TrbSystem
+from runtime.trb.consts import COMPLETED
 
 MODEL_STATUS = ("NONE", "PENDING", "COMPLETED", "CONSUMED")
 INSTR_NAMES = {I_BEGIN: "scope_begin", I_END: "scope_end", I_SUBMIT: "submit", I_ALLOC: "alloc", I_TDATA: "tensor_data", I_DONE: "done"}
@@ -55,6 +58,7 @@ CATEGORIES: dict[str, str] = {
     "port.blocked": "port orchestrator waits",
     "port.backstop": "port time-based backstops fired",
     "port.pressure": "port heap gaps and dep-pool fill levels reached",
+    "port.lookup": "port TensorMap lookup result sizes (producers returned / still running)",
     "outcome": "run outcomes",
     "scenario": "scenario features generated",
     "arm": "campaign arms run",
@@ -65,6 +69,22 @@ MODEL_ACTION_UNIVERSE = tuple(f"action:{name}" for name in ACTION_NAMES)
 BLOCKING_UNIVERSE = tuple(
     f"blocked:{r}" for r in ("task window full", "heap full", "dep-list pool full", "fanin spill pool full", "TensorMap pool full", "tensor data wait")
 )
+
+
+LOOKUP_BUCKETS = (0, 1, 2, 3, 5, 9, 16, 17)
+"""Lower bounds of the lookup-size buckets: 0, 1, 2, 3-4, 5-8, 9-15, 16 (the historical cap), 17+."""
+
+
+def lookup_bucket(n: int) -> str:
+    """The bucket of a lookup result size, named by its range (`3-4`, `17+`)."""
+    for i in range(len(LOOKUP_BUCKETS) - 1, -1, -1):
+        low = LOOKUP_BUCKETS[i]
+        if n >= low:
+            if i == len(LOOKUP_BUCKETS) - 1:
+                return f"{low}+"
+            high = LOOKUP_BUCKETS[i + 1] - 1
+            return str(low) if high == low else f"{low}-{high}"
+    raise ValueError(n)
 
 
 def category(feature: str) -> str:
@@ -196,6 +216,19 @@ class PortCoverage:
         self.slot_values: set[tuple[int, int, int]] = set()
         self.blocked: set[str] = set()
         self.backstops: set[str] = set()
+        self.lookups: set[tuple[str, str]] = set()
+        self._lookup = system._fx_lookup
+        system._fx_lookup = self._on_lookup  # type: ignore[method-assign]
+
+    def _on_lookup(self, ti: int, ai: int) -> tuple[tuple[int, int, int, int], ...]:
+        """compute_task_fanin's TensorMap lookup of one argument: how many producers it returned and how
+        many of those were still running (not COMPLETED), the WAIT edges the submit must not drop."""
+        matches = self._lookup(ti, ai)
+        if matches:
+            s, c = self.system, self.cells
+            running = sum(1 for _e, _st, ring, local in matches if c[s.S_STATE + s.slot_of(ring, local)] < COMPLETED)
+            self.lookups.add((lookup_bucket(len(matches)), lookup_bucket(running)))
+        return matches
 
     def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
         op = rec.op
@@ -247,6 +280,9 @@ class PortCoverage:
         out.update(f"port.blocked:{f}" for f in self.blocked)
         out.update(f"port.backstop:{f}" for f in self.backstops)
         out.update(f"port.pressure:{what} r{r} {level}" for what, r, level in self.pressure)
+        for returned, running in self.lookups:
+            out.add(f"port.lookup:returned {returned}")
+            out.add(f"port.lookup:running {running}")
         return out
 
 

@@ -87,6 +87,8 @@ class Sink(Protocol):
 
     def error(self, lane: int, iteration: int, path: str, created: bool, text: str) -> None: ...
 
+    def warning(self, lane: int, text: str) -> None: ...
+
     def should_stop(self) -> bool: ...
 
 
@@ -193,6 +195,7 @@ class Lane:
         self.entries: list[_Entry] = [_Entry(b, frozenset()) for b in corpus.load_inputs(campaign.name)]
         self._pending = Progress(lane, start_iteration)
         self._last_report = time.monotonic()
+        self._report_warnings()
 
     # ------------------------------------------------------------------------------------- loop
 
@@ -261,6 +264,7 @@ class Lane:
             self.entries.append(_Entry(canonical, frozenset(ex.features)))
             self.corpus.save_input(self.campaign.name, canonical)
             pending.corpus_added += 1
+            self._report_warnings()
         for found in ex.found:
             self._report_found(found, canonical, k)
         self._maybe_report()
@@ -282,6 +286,7 @@ class Lane:
         path, created = self.corpus.store_artifact(self.campaign.name, key, art)
         if created:
             self.corpus.save_failure_input(self.campaign.name, canonical)
+            self._report_warnings()
         self.flush()  # counters first, so a summary never shows a finding before its executions
         self.sink.finding(
             FindingReport(
@@ -317,6 +322,11 @@ class Lane:
         path, created = self.corpus.store_error(ctx.campaign, f"{ctx.arm}|{last}", doc)
         self.flush()
         self.sink.error(self.lane, ctx.iteration, str(path), created, last)
+
+    def _report_warnings(self) -> None:
+        """What the corpus had to warn about (a shared database it left for the local fallback)."""
+        for text in self.corpus.take_warnings():
+            self.sink.warning(self.lane, text)
 
     def _maybe_report(self) -> None:
         now = time.monotonic()

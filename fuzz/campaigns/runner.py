@@ -87,6 +87,7 @@ class FuzzSummary:
     bounds: str
     stats_path: str
     lanes: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def new_findings(self) -> list[FindingSummary]:
@@ -165,6 +166,7 @@ class Aggregator:
         self.session_counts: dict[str, int] = {}
         self.first_seen: dict[str, float] = {}
         self.session_errors: list[dict[str, Any]] = []
+        self.session_warnings: list[str] = []
         self.stop_requested = False
         self._last_stats = 0.0
         self._last_progress = 0.0
@@ -226,6 +228,18 @@ class Aggregator:
         entry["count"] += 1
         self.session_errors.append({"lane": lane, "iteration": iteration, "path": path, "error": text})
         self.write_stats()
+
+    def warning(self, lane: int, text: str) -> None:
+        """Said at once on the progress stream and again in the summary; each distinct text once."""
+        if text in self.session_warnings:
+            return
+        self.session_warnings.append(text)
+        self.stats.setdefault("warnings", []).append({"seed": self.seed, "lane": lane, "warning": text})
+        self.write_stats()
+        if self.options.progress is not None:
+            below = "\n" if self._tty else ""  # below the progress line that \r keeps rewriting
+            self.options.progress.write(f"{below}[fuzz {self.campaign.name}] WARNING: {text}\n")
+            self.options.progress.flush()
 
     def should_stop(self) -> bool:
         if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -335,6 +349,7 @@ class Aggregator:
             bounds=f"bounded({', '.join(parts)})",
             stats_path=str(self.corpus.stats_path(self.campaign.name)),
             lanes=dict(self.stats["lanes"].get(str(self.seed), {})),
+            warnings=list(self.session_warnings),
         )
 
 
@@ -363,6 +378,9 @@ class _QueueSink:
 
     def error(self, lane: int, iteration: int, path: str, created: bool, text: str) -> None:
         self.q.put(("error", (lane, iteration, path, created, text)))
+
+    def warning(self, lane: int, text: str) -> None:
+        self.q.put(("warning", (lane, text)))
 
     def should_stop(self) -> bool:
         return bool(self.stop.is_set()) or os.getppid() != self.parent
@@ -504,6 +522,8 @@ def _run_workers(campaign: Campaign, options: FuzzOptions, agg: Aggregator, seed
                 agg.finding(FindingReport(**payload))
             elif kind == "error":
                 agg.error(*payload)
+            elif kind == "warning":
+                agg.warning(*payload)
             elif kind == "crash":
                 crashes.append(f"lane {payload[0]}: {payload[1]}")
             elif kind == "done":
@@ -536,6 +556,8 @@ def _drain(q: Any, agg: Aggregator, procs: list[Any]) -> None:
             agg.progress(Progress(**payload))
         elif kind == "finding":
             agg.finding(FindingReport(**payload))
+        elif kind == "warning":
+            agg.warning(*payload)
 
 
 # ------------------------------------------------------------------------------------------ summary
@@ -578,6 +600,8 @@ def format_summary(s: FuzzSummary) -> str:
             lines.append(f"      replay: ptocheck replay {f.path}")
         if not s.new_findings:
             lines.append(f"  no unregistered failure within {s.bounds}")
+    for w in s.warnings:
+        lines.append(f"  WARNING: {w}")
     for e in s.errors:
         lines.append(f"  INTERNAL ERROR (lane {e['lane']}, iteration {e['iteration']}): {e['error']}  [{e['path']}]")
     lines.append(f"  statistics: {s.stats_path}")
