@@ -7,7 +7,7 @@
   worker and once with two, fixed seed. Prints executions, executions per wall second and per CPU second
   of the whole process tree (CPU seconds say what the code costs when the machine is shared).
 * Replay: strict replay of every artifact in tests/regressions/ (and of one fresh port-run artifact if
-  the mutant runs produced one), wall seconds each.
+  the mutant runs produced one), wall and CPU seconds each, and the slowest.
 * Mutants: for every implemented mutant of runtime/trb/mutants.py, the default campaign with that
   mutant switched on, one worker, fixed seed, fresh corpus, stopping at the first failure of the
   mutant; prints the wall seconds into the campaign when it was found, the CPU seconds the campaign had
@@ -57,23 +57,27 @@ def rate(workers: int, seconds: float, seed: int) -> None:
 
 def replay_times(extra: list[Path]) -> None:
     paths = sorted((ROOT / "tests" / "regressions").glob("*.json")) + extra
+    slowest: tuple[float, str] = (0.0, "")
     for path in paths:
         try:
             artifact = load_artifact(path)
         except Exception as e:  # scenario files also live there
             print(f"  {path.name}: not an artifact ({type(e).__name__})")
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if artifact.kind == "model-path":
             out = replay_model_artifact(artifact, "bench")
         else:
             out = replay_port_artifact(artifact, "bench")
-        dt = time.perf_counter() - t0
-        print(f"  {path.name}: {artifact.kind}, {dt:.3f}s, reproduced={out.reproduced}")
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        slowest = max(slowest, (cpu, path.name))
+        print(f"  {path.name}: {artifact.kind}, {dt:.3f}s wall, {cpu:.3f} CPU-s, reproduced={out.reproduced}")
+    print(f"  slowest strict replay: {slowest[0]:.3f} CPU-s ({slowest[1]})")
 
 
 def mutant_times(names: list[str], budget: float, iterations: int | None, seed: int) -> list[Path]:
     kept: list[Path] = []
+    found_count, slowest = 0, 0.0
     keep_dir = Path(tempfile.mkdtemp(prefix="bench_fuzz_"))
     limit = f"{iterations} inputs" if iterations else f"{budget:.0f}s"
     for name in names:
@@ -97,11 +101,13 @@ def mutant_times(names: list[str], budget: float, iterations: int | None, seed: 
             print(f"  {name:34s} not found within {limit} ({s.executions} executions, {cpu:.1f} CPU-s)")
             continue
         f = found[0]
+        found_count, slowest = found_count + 1, max(slowest, cpu)
         print(
             f"  {name:34s} found after {f.first_seconds or 0:.1f}s wall, {cpu:.1f} CPU-s ({s.executions} executions, "
             f"{s.iterations} inputs): {f.signature[1]} in {f.signature[2]}"
         )
         kept.append(Path(f.path))
+    print(f"  found {found_count} of {len(names)} within {limit} each; the slowest took {slowest:.1f} CPU-s")
     return kept
 
 

@@ -6,9 +6,10 @@ span of tiles (INPUT, INOUT, or a get_tensor_data wait). This is how tiled kerne
 and hand it on, and it is where a TensorMap lookup returns many producers at once: every writer whose
 tile overlaps the reader's region, each a WAIT edge the reader needs. The runtime's lookup result was a
 fixed buffer of 16 producers until #669, so the writer count reaches past 16 (rarely: most draws stay
-small and cheap). The general generators almost never make it: they draw each argument's buffer and
-view independently, so two live writers of one tensor overlapping a later reader's view are rare
-(properties/port_checks.py records that no generator seed below 1500 gives such a lookup a consequence).
+small and cheap). The general generators rarely make it: they draw each argument's buffer and view
+independently, so live writers of one tensor overlapping a later reader's view are rare (the `port.lookup`
+coverage of 400 port inputs of the default campaign without this family, seed 1: 9 executions with a
+lookup returning 2 running producers, none with more).
 """
 
 from __future__ import annotations
