@@ -62,7 +62,8 @@ def replay_times(extra: list[Path]) -> None:
         try:
             artifact = load_artifact(path)
         except Exception as e:  # scenario files also live there
-            print(f"  {path.name}: not an artifact ({type(e).__name__})")
+            what = "a scenario file" if '"ptocheck_scenario"' in path.read_text(encoding="utf-8") else "unreadable"
+            print(f"  {path.name}: not an artifact, {what} ({type(e).__name__})")
             continue
         t0, c0 = time.perf_counter(), time.process_time()
         if artifact.kind == "model-path":

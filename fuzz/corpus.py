@@ -126,8 +126,11 @@ def _safe(name: str) -> str:
 class Corpus:
     """One corpus directory (and its example database) shared by every campaign and worker."""
 
-    def __init__(self, root: Path, database: str | None = None) -> None:
+    def __init__(self, root: Path, database: str | None = None, *, campaign_started: bool = False) -> None:
+        """`campaign_started`: the campaign already opened this database (a worker process opens its own),
+        so a failure to open it now is the shared database failing mid-campaign, not bad input."""
         self.root = root
+        self.campaign_started = campaign_started
         self.database_spec = database or str(root / "hypothesis")
         if root.exists() and not root.is_dir():
             raise CorpusError("the corpus path exists and is not a directory", str(root), "pass a directory")
@@ -143,7 +146,13 @@ class Corpus:
     @property
     def db(self) -> ExampleDatabase:
         if self._db is None:
-            self._db, self._failures = open_database(self.database_spec)
+            try:
+                self._db, self._failures = open_database(self.database_spec)
+            except CorpusError as e:
+                if not self.campaign_started:
+                    raise
+                self._fall_back(e)
+                assert self._db is not None
         return self._db
 
     @property
@@ -160,9 +169,10 @@ class Corpus:
             return operation(self.db)
 
     def _fall_back(self, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}" if not isinstance(error, CorpusError) else error.what
         self._db, self._failures = DirectoryBasedExampleDatabase(str(self.unshared_dir)), ()
         self.degraded = (
-            f"the shared example database {self.database_spec} failed ({type(error).__name__}: {error}); "
+            f"the shared example database {self.database_spec} failed ({reason}); "
             f"the campaign goes on and saves its inputs in {self.unshared_dir} (not shared); findings are "
             f"unaffected; the next run with --database {self.database_spec} uploads those inputs once the "
             "server is back"

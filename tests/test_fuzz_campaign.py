@@ -26,7 +26,7 @@ from fuzz.campaigns.known import KNOWN, MUTANT, NEW, classify
 from fuzz.campaigns.runner import Aggregator, format_summary, parse_budget
 from fuzz.campaigns.targets import Context, ModelTarget
 from fuzz.cli import main
-from fuzz.corpus import Corpus
+from fuzz.corpus import Corpus, CorpusError
 from model.scenario import Scenario, load_scenario
 from properties.artifacts import Signature, artifact_to_dict, load_artifact
 from properties.replay import replay_model_artifact, replay_port_artifact
@@ -460,6 +460,21 @@ def test_a_finding_made_while_the_shared_database_is_down_is_kept_and_the_verdic
     assert len(artifacts) == 1 and load_artifact(artifacts[0]).mutants == ("M_HEAP_TAIL_ABSOLUTE",)
     fallback = DirectoryBasedExampleDatabase(str(corpus / "hypothesis-unshared"))
     assert list(fallback.fetch(Corpus.failure_key("ci"))), "the failing input was not kept locally"
+
+
+def test_a_worker_that_cannot_reach_the_shared_database_any_more_falls_back_too(
+    tmp_path: Path, fake_redis: type[_FakeRedis]
+) -> None:
+    """A worker process opens its own client after the campaign checked the server: if the server went
+    away in between, that is the mid-campaign failure (fallback and warning), not bad input."""
+    url = "redis://down:6379/0"
+    with pytest.raises(CorpusError, match="cannot reach the redis server"):
+        _ = Corpus(tmp_path, url).db  # before the campaign starts: bad input, exit 2 (tested above)
+    worker = Corpus(tmp_path, url, campaign_started=True)
+    worker.save_input("ci", b"input")
+    (warning,) = worker.take_warnings()
+    assert f"the shared example database {url} failed (cannot reach the redis server" in warning
+    assert list(DirectoryBasedExampleDatabase(str(tmp_path / "hypothesis-unshared")).fetch(Corpus.input_key("ci"))) == [b"input"]
 
 
 def test_the_campaign_says_each_distinct_warning_once() -> None:

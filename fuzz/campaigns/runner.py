@@ -390,7 +390,7 @@ def _worker(args: dict[str, Any], q: Any, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
     try:
         campaign = _resolve_campaign(args["campaign"], args["runtime"], tuple(args["mutants"]))
-        corpus = Corpus(Path(args["corpus"]), args["database"])
+        corpus = Corpus(Path(args["corpus"]), args["database"], campaign_started=True)
         sink = _QueueSink(q, stop, args["parent"])
         lane = Lane(
             campaign,
