@@ -84,6 +84,14 @@ PROPERTIES: tuple[PortProperty, ...] = (
     PortProperty("all_consumed_once", "EVENTUALLY", "end", "every task completed and consumed exactly once per run"),
     PortProperty("no_lost_wakeup", "INV-F3/R6", "end", "no run ends with a ready task or a consumed ring head left behind"),
     PortProperty("run_terminates", "EVENTUALLY", "end", "the run ends with no work left (deadlock / step limit are failures)"),
+    # the sync_start drain (properties/drain_checks.py; checked only for a plan with a sync_start cohort)
+    PortProperty("drain_attempt_consistent", "INV-D5", "event",
+                 "stage_go is published only when every scheduler's ack belongs to the current drain attempt"),
+    PortProperty("drain_all_or_nothing", "INV-D5", "event",
+                 "a sync_start cohort is claimed whole outside a drain; a drain reopens only after every block "
+                 "was claimed and dispatched"),
+    PortProperty("drain_block_once", "INV-D5", "event", "a sync_start block is dispatched at most once per run"),
+    PortProperty("drain_no_split_barrier", "INV-D5", "end", "no run ends with schedulers parked in drain spins"),
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
@@ -592,6 +600,10 @@ def port_observers(enabled: frozenset[str] | None = None) -> Callable[[System], 
     def make(system: System) -> Sequence[Observer]:
         if not isinstance(system, TrbSystem):
             raise TypeError(f"port properties check a TrbSystem, got {type(system).__name__}")
+        if system.has_sync_drain:  # the drain's INV-D5 checks first: a split barrier is named before the hang
+            from properties.drain_checks import DrainChecks
+
+            return [DrainChecks(system, enabled), PortInvariants(system, enabled)]
         return [PortInvariants(system, enabled)]
 
     return make
