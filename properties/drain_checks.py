@@ -16,7 +16,7 @@ while the attempt changes, a cohort placed whole by the local fast path.
 
 from __future__ import annotations
 
-from model.scenario import Arg, Config, OutputSpec, Scenario, Submit, Tag, validate
+from model.scenario import Arg, Config, OutputSpec, Region, Scenario, Submit, Tag, validate
 from runtime.core import Executor, Failure, StepRecord
 from runtime.execution import DEADLOCK
 from runtime.trb.sync_drain import PH_ACKED, PH_NONE
@@ -151,20 +151,30 @@ class DrainWitnesses:
         return None
 
 
+def _out(name: str) -> Arg:
+    return Arg(Tag.OUTPUT, creates=OutputSpec(name, (16,), "FLOAT32"))
+
+
 def drain_holder_cohort(
     clusters: int = 3, threads: int = 3, holders: int = 1, block_num: int | None = None,
-    kernels: tuple[int, int, int] = (0, 1, 1), name: str = "drain_holder_cohort",
+    kernels: tuple[int, int, int] = (0, 1, 1), gated: bool = True, name: str = "drain_holder_cohort",
 ) -> Scenario:
-    """The catalogue J04 shape scaled down: `holders` long-running tasks take cores, then an independent
-    sync_start cohort needs every cluster (`block_num`, default all of them): the first drain attempt
-    is short while a holder runs and resets; a later attempt stages."""
+    """The catalogue J04 shape scaled down: a sync_start cohort S needs every cluster (`block_num`, default
+    all of them) while `holders` independent tasks hold cores, so a drain attempt can be short and reset
+    and a later one stage. `gated`: S waits for a producer Q submitted first and the holders are submitted
+    after S, so S becomes ready (Q completes) while holders run; otherwise holders come first and S has
+    no producer."""
     n = clusters if block_num is None else block_num
-    cfg = Config(task_window=(16,) * 4, heap_bytes=(1024 * (holders + 2),) * 4, dep_pool=(16,) * 4,
+    cfg = Config(task_window=(16,) * 4, heap_bytes=(1024 * (holders + 3),) * 4, dep_pool=(16,) * 4,
                  scheduler_threads=threads, clusters=clusters)
-    prog: list[object] = [
-        Submit(f"H{i}", kernels, (Arg(Tag.OUTPUT, creates=OutputSpec(f"h{i}", (16,), "FLOAT32")),))
-        for i in range(holders)
-    ]
-    prog.append(Submit("S", kernels, (Arg(Tag.OUTPUT, creates=OutputSpec("s", (16,), "FLOAT32")),),
-                       block_num=n, sync_start=True))
+    holder_tasks = [Submit(f"H{i}", kernels, (_out(f"h{i}"),)) for i in range(holders)]
+    prog: list[object] = []
+    if gated:
+        prog.append(Submit("Q", kernels, (_out("q"),)))
+        prog.append(Submit("S", kernels, (Arg(Tag.INPUT, Region("q", (16,), (1,))), _out("s")), block_num=n,
+                           sync_start=True))
+        prog += holder_tasks
+    else:
+        prog += holder_tasks
+        prog.append(Submit("S", kernels, (_out("s"),), block_num=n, sync_start=True))
     return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]

@@ -772,6 +772,12 @@ def dep_pool_fanout(producers: int, readers: int, threads: int, name: str) -> Sc
     return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]
 
 
+def _drain_scenario(clusters: int, holders: int, name: str) -> Scenario:
+    from properties.drain_checks import drain_holder_cohort
+
+    return drain_holder_cohort(clusters=clusters, threads=3, holders=holders, name=name)
+
+
 GENERATOR_BYTES = 4096
 
 
@@ -935,6 +941,14 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
     MutantCase("M_SCHED_NO_INIT_WAIT", "no_lost_wakeup",
                (lambda: retain_pairs(3), one_block_attention),
                generated=(GeneratedProbe(16, "no_lost_wakeup"),)),
+    # catalogue J04 scaled down (3 schedulers): a cohort needing every cluster becomes ready while holders run
+    MutantCase("M_DRAIN_NO_ATTEMPT_TAG", "drain_attempt_consistent",
+               (lambda: _drain_scenario(3, 4, "drain_cohort_3clusters_4holders"),
+                lambda: _drain_scenario(4, 3, "drain_cohort_4clusters_3holders")), runs=250,
+               no_generated=(
+                   "the general generator draws no sync_start cohort; properties/strategies.py has no option "
+                   "yet for cohorts near the core count beside a long holder (NOT DONE)"
+               )),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,
