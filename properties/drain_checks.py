@@ -105,8 +105,10 @@ class DrainChecks:
         s = self.s
         if outcome == DEADLOCK and "drain_no_split_barrier" in self.enabled:
             parked = [f"sched{t} waits for {s.drain_wait[t]}" for t in range(s.n_sched) if s.drain_wait[t]]
-            if parked and s.c[s.DR_PENDING] != 0:
-                return Failure("drain_no_split_barrier", "; ".join(parked), ex.steps)
+            if parked:
+                state = (f"sync_start_pending {s.c[s.DR_PENDING]}, drain_attempt {s.c[s.DR_ATTEMPT]}, stage_go "
+                         f"{s.c[s.DR_GO]}, stage_done {s.c[s.DR_DONE]:#x}")
+                return Failure("drain_no_split_barrier", f"{'; '.join(parked)} ({state})", ex.steps)
         return None
 
 

@@ -783,7 +783,7 @@ GENERATOR_BYTES = 4096
 
 def generated_scenario(
     seed: int, max_tasks: int | None = None, window: int | None = None, sizing: str = "within",
-    dep_pool: int | None = None,
+    dep_pool: int | None = None, family: str = "general",
 ) -> Scenario:
     """The scenario the general generator `properties.strategies.scenarios` draws from the bytes of
     random.Random(seed) (Hypothesis's `fuzz_one_input`), named `generated#<seed>`: a program not shaped for
@@ -794,7 +794,7 @@ def generated_scenario(
     # hypothesis is imported here, not at module level: the port checks run without it
     from hypothesis import HealthCheck, given, settings
 
-    from properties.strategies import DEFAULT_LIMITS, Sizing, scenarios
+    from properties.strategies import DEFAULT_LIMITS, Sizing, scenarios, sync_cohort_scenarios
 
     if sizing not in ("within", "outside", "any"):
         raise PtocheckError(f"unknown sizing {sizing!r}", "generated_scenario", "use within, outside or any")
@@ -806,8 +806,12 @@ def generated_scenario(
     how: Sizing = "within" if sizing == "within" else "outside" if sizing == "outside" else "any"
     drawn: list[Scenario] = []
 
+    if family not in ("general", "sync_cohort"):
+        raise PtocheckError(f"unknown generator family {family!r}", "generated_scenario", "use general or sync_cohort")
+    strategy = scenarios(limits, how) if family == "general" else sync_cohort_scenarios(how)
+
     @settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(scenarios(limits, how))
+    @given(strategy)
     def harness(scenario: Scenario) -> None:
         drawn.append(scenario)
 
@@ -819,7 +823,7 @@ def generated_scenario(
         scenario = validate(scenario.with_config(dep_pool=(dep_pool,) * 4))
     suffix = "".join(
         f"/{k}{v}" for k, v in (("t", max_tasks), ("w", window), ("d", dep_pool)) if v is not None
-    ) + ("" if sizing == "within" else f"/{sizing}")
+    ) + ("" if sizing == "within" else f"/{sizing}") + ("" if family == "general" else f"/{family}")
     return replace(scenario, name=f"generated#{seed}{suffix}")
 
 
@@ -837,6 +841,7 @@ class GeneratedProbe:
     window: int | None = None
     sizing: str = "within"
     dep_pool: int | None = None
+    family: str = "general"  # "sync_cohort": properties.strategies.sync_cohort_scenarios
 
 
 @dataclass(frozen=True)
@@ -884,7 +889,7 @@ def probes_of(case: MutantCase) -> tuple[MutantProbe, ...]:
 
 
 def _generator(g: GeneratedProbe) -> Callable[[], Scenario]:
-    return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool)
+    return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family)
 
 
 MUTANT_CASES: tuple[MutantCase, ...] = (
@@ -945,10 +950,7 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
     MutantCase("M_DRAIN_NO_ATTEMPT_TAG", "drain_attempt_consistent",
                (lambda: _drain_scenario(3, 4, "drain_cohort_3clusters_4holders"),
                 lambda: _drain_scenario(4, 3, "drain_cohort_4clusters_3holders")), runs=250,
-               no_generated=(
-                   "the general generator draws no sync_start cohort; properties/strategies.py has no option "
-                   "yet for cohorts near the core count beside a long holder (NOT DONE)"
-               )),
+               generated=(GeneratedProbe(17, "drain_attempt_consistent", runs=150, family="sync_cohort"),)),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,
