@@ -318,6 +318,30 @@ class SyncDrainThread(OrchestratorThread):
         return self.aug(Op(OpKind.LOAD, f"handle_drain_mode[{t}]: spin: {what}", C.HANDLE_DRAIN,
                            (*cells, self.X_COMPLETED), (), Order.ACQUIRE, guard), t)
 
+    def _spin(self, t: int, what: str, kind: str, x: int = 0, y: int = 0) -> Op:
+        """The guarded wait of one drain spin (built here: a generator local may not hold the memory list)."""
+        c, xc, a, p, go, el = self.c, self.X_COMPLETED, self.DR_ATTEMPT, self.DR_PENDING, self.DR_GO, self.DR_ELECTED
+        d, am = self.DR_DONE, self.DR_ACK_MASK
+        guard: Callable[[], bool]
+        cells: tuple[int, ...]
+        if kind == "initialised":
+            cells, guard = (p,), lambda: c[p] >= 0 or c[xc] != 0
+        elif kind == "go":  # x = the thread's attempt
+            cells, guard = (go, a), lambda: c[go] != 0 or c[xc] != 0 or c[a] != x
+        elif kind == "reopen":
+            cells, guard = (p, a), lambda: c[p] == 0 or c[xc] != 0 or c[a] != x
+        elif kind == "done":  # x = all_acked
+            cells, guard = (d,), lambda: c[d] & x == x or c[xc] != 0
+        elif kind == "ackmask":  # x = all_acked, y = own bit
+            cells, guard = (am,), lambda: c[xc] != 0 or c[am] & x == x or not c[am] & y
+        elif kind == "go-elect":
+            cells, guard = (go, el), lambda: c[go] != 0 or c[xc] != 0 or c[el] == 0
+        elif kind == "reopen-elect":
+            cells, guard = (p, el), lambda: c[p] == 0 or c[xc] != 0 or c[el] == 0
+        else:
+            raise ValueError(kind)
+        return self._drain_wait(t, what, cells, guard)
+
     def _wait_token(self, t: int, cell: int, token: int, attempt: int, what: str) -> Op:
         c, xc, a = self.c, self.X_COMPLETED, self.DR_ATTEMPT
         return self._drain_wait(t, what, (cell, a), lambda: c[cell] == token or c[xc] != 0 or c[a] != attempt)
@@ -339,24 +363,21 @@ class SyncDrainThread(OrchestratorThread):
 
     def _wait_initialised(self, t: int) -> Generator[Op, bool, int]:
         """The `do { is_completed; load } while (block_num < 0)` spin; returns block_num (0: nothing to do)."""
-        c, p, xc = self.c, self.DR_PENDING, self.X_COMPLETED
-        yield self._drain_wait(t, "sync_start_pending >= 0 (drain initialised)", (p,),
-                               lambda: c[p] >= 0 or c[xc] != 0)
-        if c[xc]:
+        yield self._spin(t, "sync_start_pending >= 0 (drain initialised)", "initialised")
+        if self.c[self.X_COMPLETED]:
             return 0
-        return max(c[p], 0)
+        return max(self.c[self.DR_PENDING], 0)
 
     def handle_drain_mode(self, t: int) -> Steps:
         """handle_drain_mode at the pinned commit (attempt-tagged tree acks, thread 0 coordinates)."""
         ops = self.ops[t]
-        c = self.c
         T = self.n_sched
         block_num = yield from self._wait_initialised(t)
         if block_num == 0:
             return
         all_acked = (1 << T) - 1
         yield ops.OP_DR_ATTEMPT[t]
-        attempt = c[self.DR_ATTEMPT]
+        attempt = self.c[self.DR_ATTEMPT]
         self.drain_view[t] = self.drain_episode
         token = subtree_token(attempt)
         for child in (2 * t + 1, 2 * t + 2):
@@ -364,48 +385,43 @@ class SyncDrainThread(OrchestratorThread):
                 continue
             cell = self.DR_ACK + child
             yield self._wait_token(t, cell, token, attempt, f"drain_ack_tokens_[{child}] == token({attempt})")
-            if c[cell] != token and (c[self.X_COMPLETED] or c[self.DR_ATTEMPT] != attempt):
+            if self.c[cell] != token and (self.c[self.X_COMPLETED] or self.c[self.DR_ATTEMPT] != attempt):
                 return
         yield ops.OP_DR_ACK[t]
-        c[self.DR_ACK + t] = token
+        self.c[self.DR_ACK + t] = token
         self.drain_acked[t] = self.drain_view[t]
         self.drain_phase[t] = PH_ACKED
         self.ghost("drain-ack", -1, t)
         if t != 0:
             cell = self.DR_ACK
             yield self._wait_token(t, cell, token, attempt, f"drain_ack_tokens_[0] == token({attempt}) (root)")
-            if c[cell] != token and (c[self.X_COMPLETED] or c[self.DR_ATTEMPT] != attempt):
+            if self.c[cell] != token and (self.c[self.X_COMPLETED] or self.c[self.DR_ATTEMPT] != attempt):
                 return
         coordinator = t == 0
         yield ops.OP_DR_TASK[t]
-        g = c[self.DR_TASK] - 1
+        g = self.c[self.DR_TASK] - 1
         if coordinator:
             yield ops.OP_DR_COUNT[t]
             if self._fx_count_global(g) < block_num:
                 yield ops.OP_DR_RESET[t]
-                c[self.DR_ATTEMPT] = next_attempt(attempt)
+                self.c[self.DR_ATTEMPT] = next_attempt(attempt)
                 self._ghost_restart("drain-reset", g, t)
                 return
             yield from self._publish_go(t, g)
         else:
-            xc, go, a = self.X_COMPLETED, self.DR_GO, self.DR_ATTEMPT
-            yield self._drain_wait(t, "drain_stage_go != 0", (go, a),
-                                   lambda: c[go] != 0 or c[xc] != 0 or c[a] != attempt)
-            if c[go] == 0:
+            yield self._spin(t, "drain_stage_go != 0", "go", attempt)
+            if self.c[self.DR_GO] == 0:
                 return
         yield from self._stage_and_mark(t, g, block_num)
         if not coordinator:
             self.drain_phase[t] = PH_WAIT_REOPEN
-            xc, p, a = self.X_COMPLETED, self.DR_PENDING, self.DR_ATTEMPT
-            yield self._drain_wait(t, "sync_start_pending == 0 (gate reopened)", (p, a),
-                                   lambda: c[p] == 0 or c[xc] != 0 or c[a] != attempt)
+            yield self._spin(t, "sync_start_pending == 0 (gate reopened)", "reopen", attempt)
             return
         yield from self._finalize(t, g, all_acked)
 
     def handle_drain_mode_untagged(self, t: int) -> Steps:
         """Mutant M_DRAIN_NO_ATTEMPT_TAG: handle_drain_mode before a74485d75 (ack mask + election)."""
         ops = self.ops[t]
-        c = self.c
         T = self.n_sched
         block_num = yield from self._wait_initialised(t)
         if block_num == 0:
@@ -413,52 +429,46 @@ class SyncDrainThread(OrchestratorThread):
         all_acked = (1 << T) - 1
         bit = 1 << t
         yield ops.OP_DR_ACK_OR[t]
-        c[self.DR_ACK_MASK] |= bit
+        self.c[self.DR_ACK_MASK] |= bit
         self.drain_view[t] = self.drain_acked[t] = self.drain_episode
         self.drain_phase[t] = PH_ACKED
         self.ghost("drain-ack", -1, t)
-        xc, am = self.X_COMPLETED, self.DR_ACK_MASK
-        yield self._drain_wait(t, "drain_ack_mask == all (or own bit cleared)", (am,),
-                               lambda: c[xc] != 0 or c[am] & all_acked == all_acked or not c[am] & bit)
-        if c[xc] or c[am] & all_acked != all_acked:
+        yield self._spin(t, "drain_ack_mask == all (or own bit cleared)", "ackmask", all_acked, bit)
+        if self.c[self.X_COMPLETED] or self.c[self.DR_ACK_MASK] & all_acked != all_acked:
             return
         yield ops.OP_DR_ELECT_CAS[t]
-        if c[self.DR_ELECTED] == 0:
-            c[self.DR_ELECTED] = t + 1
+        if self.c[self.DR_ELECTED] == 0:
+            self.c[self.DR_ELECTED] = t + 1
         yield ops.OP_DR_ELECT_LOAD[t]
-        elected = c[self.DR_ELECTED] == t + 1
+        elected = self.c[self.DR_ELECTED] == t + 1
         yield ops.OP_DR_TASK[t]
-        g = c[self.DR_TASK] - 1
+        g = self.c[self.DR_TASK] - 1
         if elected:
             if g < 0:
                 yield ops.OP_DR_RESET_ELECT[t]
-                c[self.DR_ELECTED] = 0
+                self.c[self.DR_ELECTED] = 0
                 return
             yield ops.OP_DR_COUNT[t]
             if self._fx_count_global(g) < block_num:
                 yield ops.OP_DR_RESET_ACK[t]
-                c[self.DR_ACK_MASK] = 0
+                self.c[self.DR_ACK_MASK] = 0
                 self._ghost_restart("drain-reset", g, t)
                 yield ops.OP_DR_RESET_ELECT[t]
-                c[self.DR_ELECTED] = 0
+                self.c[self.DR_ELECTED] = 0
                 return
             yield from self._publish_go(t, g)
         else:
-            go, el = self.DR_GO, self.DR_ELECTED
-            yield self._drain_wait(t, "drain_stage_go != 0 (or election released)", (go, el),
-                                   lambda: c[go] != 0 or c[xc] != 0 or c[el] == 0)
-            if c[go] == 0:
+            yield self._spin(t, "drain_stage_go != 0 (or election released)", "go-elect")
+            if self.c[self.DR_GO] == 0:
                 return
             yield ops.OP_DR_TASK[t]
-            g = c[self.DR_TASK] - 1
+            g = self.c[self.DR_TASK] - 1
             if g < 0:
                 return
         yield from self._stage_and_mark(t, g, block_num)
         if not elected:
             self.drain_phase[t] = PH_WAIT_REOPEN
-            p, el = self.DR_PENDING, self.DR_ELECTED
-            yield self._drain_wait(t, "sync_start_pending == 0 (or election released)", (p, el),
-                                   lambda: c[p] == 0 or c[xc] != 0 or c[el] == 0)
+            yield self._spin(t, "sync_start_pending == 0 (or election released)", "reopen-elect")
             return
         yield from self._finalize(t, g, all_acked)
 
@@ -495,25 +505,23 @@ class SyncDrainThread(OrchestratorThread):
     def _finalize(self, t: int, g: int, all_acked: int) -> Steps:
         """The coordinator: wait for every stage_done bit, then clear and reopen the gate."""
         ops = self.ops[t]
-        c, xc, d = self.c, self.X_COMPLETED, self.DR_DONE
         self.drain_phase[t] = PH_WAIT_REOPEN
-        yield self._drain_wait(t, "drain_stage_done_mask == all", (d,),
-                               lambda: c[d] & all_acked == all_acked or c[xc] != 0)
-        if c[d] & all_acked != all_acked:
+        yield self._spin(t, "drain_stage_done_mask == all", "done", all_acked)
+        if self.c[self.DR_DONE] & all_acked != all_acked:
             return
         yield ops.OP_DR_CLR_TASK[t]
-        c[self.DR_TASK] = 0
+        self.c[self.DR_TASK] = 0
         yield ops.OP_DR_CLR_GO[t]
-        c[self.DR_GO] = 0
+        self.c[self.DR_GO] = 0
         yield ops.OP_DR_CLR_DONE[t]
-        c[self.DR_DONE] = 0
+        self.c[self.DR_DONE] = 0
         if self.m_drain_no_attempt:
             yield ops.OP_DR_CLR_ACK[t]
-            c[self.DR_ACK_MASK] = 0
+            self.c[self.DR_ACK_MASK] = 0
             yield ops.OP_DR_CLR_ELECT[t]
-            c[self.DR_ELECTED] = 0
+            self.c[self.DR_ELECTED] = 0
         yield ops.OP_DR_REOPEN[t]
-        c[self.DR_PENDING] = 0
+        self.c[self.DR_PENDING] = 0
         self.ghost("drain-reopen", self.task_of_slot(g), t)
         # propagate_dispatch_fanin / finish_early_sync_drain: early-dispatch bookkeeping (not ported)
 
@@ -536,13 +544,12 @@ class SyncDrainThread(OrchestratorThread):
     def stage_sync_start_cores(self, t: int, g: int, block_num: int) -> Generator[Op, bool, int]:
         """Non-gated staging of this thread's idle cores; returns the running-slot cores (MIX only)."""
         ops = self.ops[t]
-        c = self.c
-        shape = self._shape_of(c[self.S_MASK + g])
+        shape = self._shape_of(self.c[self.S_MASK + g])
         is_mix = shape == K.SHAPE_MIX
         if is_mix:
             valid = self._fx_mix_running(t, g)
         else:
-            valid = self._idle_cores(t, shape, c[self.T_STATES + t], c[self.T_PEND_OCC + t])
+            valid = self._idle_cores(t, shape, self.c[self.T_STATES + t], self.c[self.T_PEND_OCC + t])
         running = 0
         while valid:
             avail = _popcount(valid)
@@ -555,7 +562,7 @@ class SyncDrainThread(OrchestratorThread):
                 off = _low_bit(valid)
                 valid &= valid - 1
                 if is_mix:
-                    running += self._mix_idle_core_count(t, off, c[self.S_MASK + g])
+                    running += self._mix_idle_core_count(t, off, self.c[self.S_MASK + g])
                 handles = handles + self._fx_prepare_block(t, off, g, shape, 0, start + b)
             for hi in range(len(handles)):
                 k, tok = handles[hi]
@@ -587,29 +594,28 @@ class SyncDrainThread(OrchestratorThread):
 
     def enter_drain_mode(self, t: int, g: int, block_num: int) -> Generator[Op, bool, bool]:
         ops = self.ops[t]
-        c = self.c
         yield ops.OP_DR_ENTER_CAS[t]
-        if c[self.DR_PENDING] != 0:
+        if self.c[self.DR_PENDING] != 0:
             return False
-        c[self.DR_PENDING] = -1
+        self.c[self.DR_PENDING] = -1
         if not self.m_drain_no_attempt:
             yield ops.OP_DR_ENTER_ATTEMPT[t]
-            c[self.DR_ATTEMPT] = next_attempt(c[self.DR_ATTEMPT])
+            self.c[self.DR_ATTEMPT] = next_attempt(self.c[self.DR_ATTEMPT])
         yield ops.OP_DR_ENTER_TASK[t]
-        c[self.DR_TASK] = g + 1
+        self.c[self.DR_TASK] = g + 1
         if self.m_drain_no_attempt:
             yield ops.OP_DR_ENTER_ACKMASK[t]
-            c[self.DR_ACK_MASK] = 0
+            self.c[self.DR_ACK_MASK] = 0
             yield ops.OP_DR_ENTER_ELECT[t]
-            c[self.DR_ELECTED] = 0
+            self.c[self.DR_ELECTED] = 0
         yield ops.OP_DR_ENTER_GO[t]
-        c[self.DR_GO] = 0
+        self.c[self.DR_GO] = 0
         yield ops.OP_DR_ENTER_DONE[t]
-        c[self.DR_DONE] = 0
+        self.c[self.DR_DONE] = 0
         yield ops.OP_DR_ENTER_STAGED[t]
-        c[self.DR_STAGED] = 0
+        self.c[self.DR_STAGED] = 0
         yield ops.OP_DR_ENTER_PUBLISH[t]
-        c[self.DR_PENDING] = block_num
+        self.c[self.DR_PENDING] = block_num
         self._ghost_restart("drain-enter", g, t)
         return True
 
@@ -686,9 +692,8 @@ class SyncDrainThread(OrchestratorThread):
     ) -> Generator[Op, bool, tuple[bool, bool, QExp, bool]]:
         """dispatch_shape over ready_sync_queues[shape] (every item requires sync_start)."""
         ops = self.ops[t]
-        c = self.c
         qi = self.sync_q[shape]
-        queue = self.queues[qi]
+
         progress = False
         impure = False
         entered = False
@@ -697,12 +702,12 @@ class SyncDrainThread(OrchestratorThread):
         while cores and not entered:
             want = _popcount(cores)
             yield ops.OP_SQ_POP[t][shape][pending]
-            batch = queue.pop_batch(want)
+            batch = self.queues[qi].pop_batch(want)
             if not batch:
                 qexp, changed = _qnote(qexp, qi, ())
                 impure = impure or changed
                 break
-            if queue.size() > 0:
+            if self.queues[qi].size() > 0:
                 impure = True
             put_back: tuple[int, ...] = ()
             handles: tuple[tuple[int, int], ...] = ()
@@ -714,16 +719,16 @@ class SyncDrainThread(OrchestratorThread):
                     selected = self._fx_mix_select(t, cores, g, pending)
                     if not selected:
                         yield ops.OP_SQ_REPUSH[shape]
-                        queue.push(g)
+                        self.queues[qi].push(g)
                         put_back = (*put_back, g)
                         continue
                 if pending:  # a sync_start cohort never goes to pending slots
                     yield ops.OP_SQ_REPUSH[shape]
-                    queue.push(g)
+                    self.queues[qi].push(g)
                     put_back = (*put_back, g)
                     continue
                 available = _popcount(selected) if is_mix else _popcount(cores)
-                block_num = c[self.S_BLOCKS + g]
+                block_num = self.c[self.S_BLOCKS + g]
                 if available < block_num:
                     for hi in range(len(handles)):  # flush_publish before enter_drain_mode
                         k, tok = handles[hi]
@@ -734,10 +739,10 @@ class SyncDrainThread(OrchestratorThread):
                     won = yield from self.enter_drain_mode(t, g, block_num)
                     if not won:
                         yield ops.OP_SQ_REPUSH[shape]
-                        queue.push(g)
+                        self.queues[qi].push(g)
                     for rem in range(bi + 1, len(batch)):
                         yield ops.OP_SQ_REPUSH[shape]
-                        queue.push(batch[rem])
+                        self.queues[qi].push(batch[rem])
                     entered = True
                     impure = True
                     break
@@ -750,7 +755,7 @@ class SyncDrainThread(OrchestratorThread):
                     handles = ()
                     rest = batch[bi:]
                     yield self.aug(self._sync_push_batch_op(shape, len(rest)), t)
-                    queue.push_batch(rest)
+                    self.queues[qi].push_batch(rest)
                     impure = True
                     break
                 yield ops.OP_CLAIM_BLOCKS[g]
@@ -761,7 +766,7 @@ class SyncDrainThread(OrchestratorThread):
                 impure = True
                 if start + claim < block_num:
                     yield ops.OP_SQ_REPUSH[shape]
-                    queue.push(g)
+                    self.queues[qi].push(g)
                 for b in range(claim):
                     if is_mix:
                         off = _low_bit(selected)
