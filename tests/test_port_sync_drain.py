@@ -110,3 +110,36 @@ def test_an_aiv_cohort_uses_the_aiv_limit() -> None:
     report = search(lambda: TrbSystem(scenario), "random", 2, SearchBounds(runs=20, max_steps=20_000),
                     port_observers())
     assert report.ok, report.lines()
+
+
+def test_pre_fix_follower_reenters_after_the_election_is_released() -> None:
+    """A second pre-fix hang (2 schedulers): finalize clears drain_worker_elected before it reopens the gate;
+    a follower that bails on that sees sync_start_pending still set, re-acks into the cleared mask and
+    spins for acks nobody sends once the gate reopens."""
+    scenario = drain_holder_cohort(clusters=2, threads=2, holders=4)
+    report = search(lambda: TrbSystem(scenario, {MUTANT}), "random", 1, SearchBounds(runs=250, max_steps=20_000),
+                    port_observers())
+    assert report.failures, report.lines()
+    failure = report.failures[0]
+    assert failure.property_id == "drain_no_split_barrier", report.lines()
+    assert "drain_ack_mask == all" in failure.message and "sync_start_pending 0" in failure.message
+
+
+def test_dfs_runs_on_a_drain_scenario() -> None:
+    # stateful DFS keys states on the threads' plain locals: the drain's generators must keep to them
+    scenario = drain_holder_cohort(clusters=2, threads=2, holders=1)
+    report = search(lambda: TrbSystem(scenario), "dfs", 0,
+                    SearchBounds(preemptions=1, max_steps=5_000, max_states=400), port_observers())
+    assert report.ok and "states=401" in report.bounds_text, report.lines()
+
+
+def test_the_cohort_generator_draws_schedulable_cohorts() -> None:
+    from properties.port_checks import generated_scenario
+
+    for seed in range(6):
+        scenario = generated_scenario(seed, family="sync_cohort")
+        system = TrbSystem(scenario)
+        cohort = system.plan.tasks[system.plan.task_index["S"]]
+        limit = 2 * scenario.config.clusters if cohort.shape == 1 else scenario.config.clusters
+        assert cohort.sync_start and not cohort.sync_start_invalid and limit - 1 <= cohort.block_num <= limit
+        assert scenario.name.endswith("/sync_cohort")
