@@ -131,10 +131,25 @@ class SyncDrainThread(OrchestratorThread):
 
     def _drain_layout(self, arr: ArrFn) -> None:
         """Cells of SyncStartDrainState, drain_ack_tokens_ and ready_sync_queues (allocated last, so the
-        other cells keep their indices); the sync queues exist only for a plan with a sync_start cohort."""
+        other cells keep their indices), only for a plan with a sync_start cohort."""
         self.m_drain_no_attempt = "M_DRAIN_NO_ATTEMPT_TAG" in self.mutants
         self.has_sync_drain = any(task.sync_start and not task.sync_start_invalid for task in self.plan.tasks)
         T = self.n_sched
+        # ghost (see the module docstring)
+        self.drain_episode = 0
+        self.drain_resets = 0  # capacity resets since the last won enter
+        self.drain_view = [-1] * T
+        self.drain_acked = [-1] * T
+        self.drain_phase = [PH_NONE] * T
+        self.drain_wait: list[str] = [""] * T
+        self.ghost_block_dispatch: dict[tuple[int, int, int], int] = {}
+        self.sync_q = (4, 5, 6)  # queue index of ready_sync_queues[shape] in self.queues
+        if not self.has_sync_drain:
+            # no cohort: no drain cells (memory and fingerprint stay as without the extension); never read
+            self.DR_PENDING = self.DR_TASK = self.DR_ATTEMPT = self.DR_GO = self.DR_DONE = self.DR_STAGED = -1
+            self.DR_ACK = self.DR_ACK_MASK = self.DR_ELECTED = self.SQ_ENQ = self.SQ_DEQ = -1
+            self.drain_cells: tuple[int, ...] = ()
+            return
         self.DR_PENDING = arr("drain.sync_start_pending", 1)
         self.DR_TASK = arr("drain.pending_task", 1)
         self.DR_ATTEMPT = arr("drain.drain_attempt", 1)
@@ -148,22 +163,12 @@ class SyncDrainThread(OrchestratorThread):
         names = [f"ready_sync_queues[{K.SHAPE_NAMES[s]}]" for s in SYNC_SHAPES]
         self.SQ_ENQ = arr("sync_queue.enqueue_pos", 3, 0, [f"{n}.enqueue_pos" for n in names])
         self.SQ_DEQ = arr("sync_queue.dequeue_pos", 3, 0, [f"{n}.dequeue_pos" for n in names])
-        # queue index of ready_sync_queues[shape] in self.queues (the fingerprint covers self.queues)
-        self.sync_q = (4, 5, 6)
-        if self.has_sync_drain:
-            self.queues = self.queues + tuple(
-                ReadyQueue(names[i], self.queue_cap, self.c, self.SQ_ENQ + i, self.SQ_DEQ + i) for i in range(3)
-            )
+        # the fingerprint covers self.queues
+        self.queues = self.queues + tuple(
+            ReadyQueue(names[i], self.queue_cap, self.c, self.SQ_ENQ + i, self.SQ_DEQ + i) for i in range(3)
+        )
         self.drain_cells = (self.DR_PENDING, self.DR_TASK, self.DR_ATTEMPT, self.DR_GO, self.DR_DONE,
                             self.DR_STAGED, self.DR_ACK_MASK, self.DR_ELECTED, *range(self.DR_ACK, self.DR_ACK + T))
-        # ghost (see the module docstring)
-        self.drain_episode = 0
-        self.drain_resets = 0  # capacity resets since the last won enter
-        self.drain_view = [-1] * T
-        self.drain_acked = [-1] * T
-        self.drain_phase = [PH_NONE] * T
-        self.drain_wait: list[str] = [""] * T
-        self.ghost_block_dispatch: dict[tuple[int, int, int], int] = {}
 
     def _drain_build_ops(self) -> None:
         if not self.has_sync_drain:
@@ -306,7 +311,7 @@ class SyncDrainThread(OrchestratorThread):
             self.c[cell] = 0
 
     def ghost(self, kind: str, task: int, extra: int = 0) -> None:
-        if kind == "dispatch" and task >= 0 and self.plan.tasks[task].sync_start:
+        if self.has_sync_drain and kind == "dispatch" and task >= 0 and self.plan.tasks[task].sync_start:
             key = (self.round, task, extra)
             self.ghost_block_dispatch[key] = self.ghost_block_dispatch.get(key, 0) + 1
         super().ghost(kind, task, extra)
