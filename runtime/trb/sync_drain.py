@@ -143,7 +143,10 @@ class SyncDrainThread(OrchestratorThread):
         self.drain_phase = [PH_NONE] * T
         self.drain_wait: list[str] = [""] * T
         self.ghost_block_dispatch: dict[tuple[int, int, int], int] = {}
-        self.sync_q = (4, 5, 6)  # queue index of ready_sync_queues[shape] in self.queues
+        # queue index of ready_sync_queues[shape] in self.queues: appended after whatever queues exist (no
+        # fixed index, so another extension's queues can sit before them)
+        first = len(self.queues)
+        self.sync_q = (first, first + 1, first + 2)
         if not self.has_sync_drain:
             # no cohort: no drain cells (memory and fingerprint stay as without the extension); never read
             self.DR_PENDING = self.DR_TASK = self.DR_ATTEMPT = self.DR_GO = self.DR_DONE = self.DR_STAGED = -1
