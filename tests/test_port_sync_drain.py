@@ -35,7 +35,8 @@ def test_plan_schedules_a_cohort_within_the_core_limit() -> None:
     s = TrbSystem(drain_holder_cohort())
     cohort = s.plan.tasks[s.plan.task_index["S"]]
     assert cohort.sync_start and not cohort.sync_start_invalid and s.has_sync_drain
-    assert len(s.queues) == 7  # ready_queues[4] + ready_sync_queues[AIC, AIV, MIX]
+    assert [s.queues[q].name for q in s.sync_q] == [
+        "ready_sync_queues[AIC]", "ready_sync_queues[AIV]", "ready_sync_queues[MIX]"]
     # above the core limit it stays submit's fatal 7, and no sync queue exists
     big = drain_holder_cohort(block_num=4)
     over = TrbSystem(big)
