@@ -46,7 +46,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     _check_names(wanted)
     if args.hunt is not None:
         shape = {"max_tasks": args.max_tasks, "window": args.window, "sizing": args.sizing,
-                 "dep_pool": args.dep_pool}
+                 "dep_pool": args.dep_pool, "family": args.family}
         return _hunt(wanted, args.hunt, args.runs, shape, args.want)
     cases = {case.mutant: case for case in MUTANT_CASES}
     print(_row(("mutant", "catalogue", "property (unmutated port: same search)", "scenario", "search",
@@ -140,6 +140,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--sizing", choices=("within", "outside", "any"), default="within",
                    help="hunt: the generator's resource sizing (default within)")
     p.add_argument("--dep-pool", type=int, default=None, help="hunt: set every ring's dep-list pool")
+    p.add_argument("--family", choices=("general", "sync_cohort"), default="general",
+                   help="hunt: the generator (general programs, or sync_start cohorts beside holders)")
     p.add_argument("--want", default=None, metavar="PROPERTY", help="hunt: count only findings of this property")
     p.add_argument("--data-column", action="store_true",
                    help="also print whether the data oracle ALONE finds each mutant (random + PCT, 60 runs per "

@@ -84,6 +84,14 @@ PROPERTIES: tuple[PortProperty, ...] = (
     PortProperty("all_consumed_once", "EVENTUALLY", "end", "every task completed and consumed exactly once per run"),
     PortProperty("no_lost_wakeup", "INV-F3/R6", "end", "no run ends with a ready task or a consumed ring head left behind"),
     PortProperty("run_terminates", "EVENTUALLY", "end", "the run ends with no work left (deadlock / step limit are failures)"),
+    # the sync_start drain (properties/drain_checks.py; checked only for a plan with a sync_start cohort)
+    PortProperty("drain_attempt_consistent", "INV-D5", "event",
+                 "stage_go is published only when every scheduler's ack belongs to the current drain attempt"),
+    PortProperty("drain_all_or_nothing", "INV-D5", "event",
+                 "a sync_start cohort is claimed whole outside a drain; a drain reopens only after every block "
+                 "was claimed and dispatched"),
+    PortProperty("drain_block_once", "INV-D5", "event", "a sync_start block is dispatched at most once per run"),
+    PortProperty("drain_no_split_barrier", "INV-D5", "end", "no run ends with schedulers parked in drain spins"),
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
@@ -592,6 +600,10 @@ def port_observers(enabled: frozenset[str] | None = None) -> Callable[[System], 
     def make(system: System) -> Sequence[Observer]:
         if not isinstance(system, TrbSystem):
             raise TypeError(f"port properties check a TrbSystem, got {type(system).__name__}")
+        if system.has_sync_drain:  # the drain's INV-D5 checks first: a split barrier is named before the hang
+            from properties.drain_checks import DrainChecks
+
+            return [DrainChecks(system, enabled), PortInvariants(system, enabled)]
         return [PortInvariants(system, enabled)]
 
     return make
@@ -760,12 +772,18 @@ def dep_pool_fanout(producers: int, readers: int, threads: int, name: str) -> Sc
     return validate(Scenario(name, cfg, (), tuple(prog)))  # type: ignore[arg-type]
 
 
+def _drain_scenario(clusters: int, holders: int, name: str) -> Scenario:
+    from properties.drain_checks import drain_holder_cohort
+
+    return drain_holder_cohort(clusters=clusters, threads=3, holders=holders, name=name)
+
+
 GENERATOR_BYTES = 4096
 
 
 def generated_scenario(
     seed: int, max_tasks: int | None = None, window: int | None = None, sizing: str = "within",
-    dep_pool: int | None = None,
+    dep_pool: int | None = None, family: str = "general",
 ) -> Scenario:
     """The scenario the general generator `properties.strategies.scenarios` draws from the bytes of
     random.Random(seed) (Hypothesis's `fuzz_one_input`), named `generated#<seed>`: a program not shaped for
@@ -776,7 +794,7 @@ def generated_scenario(
     # hypothesis is imported here, not at module level: the port checks run without it
     from hypothesis import HealthCheck, given, settings
 
-    from properties.strategies import DEFAULT_LIMITS, Sizing, scenarios
+    from properties.strategies import DEFAULT_LIMITS, Sizing, scenarios, sync_cohort_scenarios
 
     if sizing not in ("within", "outside", "any"):
         raise PtocheckError(f"unknown sizing {sizing!r}", "generated_scenario", "use within, outside or any")
@@ -788,8 +806,12 @@ def generated_scenario(
     how: Sizing = "within" if sizing == "within" else "outside" if sizing == "outside" else "any"
     drawn: list[Scenario] = []
 
+    if family not in ("general", "sync_cohort"):
+        raise PtocheckError(f"unknown generator family {family!r}", "generated_scenario", "use general or sync_cohort")
+    strategy = scenarios(limits, how) if family == "general" else sync_cohort_scenarios(how)
+
     @settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(scenarios(limits, how))
+    @given(strategy)
     def harness(scenario: Scenario) -> None:
         drawn.append(scenario)
 
@@ -801,7 +823,7 @@ def generated_scenario(
         scenario = validate(scenario.with_config(dep_pool=(dep_pool,) * 4))
     suffix = "".join(
         f"/{k}{v}" for k, v in (("t", max_tasks), ("w", window), ("d", dep_pool)) if v is not None
-    ) + ("" if sizing == "within" else f"/{sizing}")
+    ) + ("" if sizing == "within" else f"/{sizing}") + ("" if family == "general" else f"/{family}")
     return replace(scenario, name=f"generated#{seed}{suffix}")
 
 
@@ -819,6 +841,7 @@ class GeneratedProbe:
     window: int | None = None
     sizing: str = "within"
     dep_pool: int | None = None
+    family: str = "general"  # "sync_cohort": properties.strategies.sync_cohort_scenarios
 
 
 @dataclass(frozen=True)
@@ -866,7 +889,7 @@ def probes_of(case: MutantCase) -> tuple[MutantProbe, ...]:
 
 
 def _generator(g: GeneratedProbe) -> Callable[[], Scenario]:
-    return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool)
+    return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family)
 
 
 MUTANT_CASES: tuple[MutantCase, ...] = (
@@ -923,6 +946,11 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
     MutantCase("M_SCHED_NO_INIT_WAIT", "no_lost_wakeup",
                (lambda: retain_pairs(3), one_block_attention),
                generated=(GeneratedProbe(16, "no_lost_wakeup"),)),
+    # catalogue J04 scaled down (3 schedulers): a cohort needing every cluster becomes ready while holders run
+    MutantCase("M_DRAIN_NO_ATTEMPT_TAG", "drain_attempt_consistent",
+               (lambda: _drain_scenario(3, 4, "drain_cohort_3clusters_4holders"),
+                lambda: _drain_scenario(4, 3, "drain_cohort_4clusters_3holders")), runs=250,
+               generated=(GeneratedProbe(17, "drain_attempt_consistent", runs=150, family="sync_cohort"),)),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,

@@ -659,3 +659,43 @@ def paged_attention_scenarios(
             name=name,
         )
     return _sized(draw, scenario, sizing)
+
+
+# ------------------------------------------------------------------------------------- sync_start cohorts
+
+_COHORT_KERNELS = ((0, 1, 1), (0, 1, -1), (-1, 2, 3), (1, -1, -1), (-1, 1, -1))
+
+
+@st.composite
+def sync_cohort_scenarios(draw: st.DrawFn, sizing: Sizing = "within", name: str = "generated_cohort") -> Scenario:
+    """The sync_start drain's family (catalogue J04): 2-3 schedulers, 2-4 clusters, a sync_start cohort S
+    whose block_num is at or just below its shape's core limit, independent holder tasks (any shape) that
+    occupy cores, and optionally a producer Q that S waits for (then the holders are submitted after S, so
+    S turns ready while they run). Task names and buffers are fixed; everything else is drawn."""
+    threads = draw(st.integers(2, 3))
+    clusters = draw(st.integers(threads, 4))
+    kernels = draw(st.sampled_from(_COHORT_KERNELS))
+    mask_bits = sum(1 for k in kernels if k >= 0)
+    limit = 2 * clusters if mask_bits == 1 and kernels[0] < 0 else clusters
+    block_num = draw(st.integers(max(2, limit - 1), limit))
+    holders = draw(st.integers(1, 5))
+    gated = draw(st.booleans())
+
+    def out(buf: str) -> Arg:
+        return Arg(Tag.OUTPUT, creates=OutputSpec(buf, (16,), "FLOAT32"))
+
+    holder_ops: list[Op] = [
+        Submit(f"H{i}", draw(st.sampled_from(_COHORT_KERNELS)), (out(f"h{i}"),)) for i in range(holders)
+    ]
+    program: list[Op] = []
+    if gated:
+        program.append(Submit("Q", draw(st.sampled_from(_COHORT_KERNELS)), (out("q"),)))
+        program.append(Submit("S", kernels, (Arg(Tag.INPUT, Region("q", (16,), (1,))), out("s")),
+                              block_num=block_num, sync_start=True))
+        program += holder_ops
+    else:
+        program += holder_ops
+        program.append(Submit("S", kernels, (out("s"),), block_num=block_num, sync_start=True))
+    config = Config(task_window=(16, 16, 16, 16), heap_bytes=(1024, 1024, 1024, 1024), dep_pool=(16, 16, 16, 16),
+                    scheduler_threads=threads, clusters=clusters)
+    return _sized(draw, Scenario(name, config, (), tuple(program)), sizing)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from model.scenario import Scenario
+from properties.drain_checks import drain_holder_cohort
 from runtime.execution import DONE, RunResult
 from runtime.trb import MUTANTS, TrbSystem
 from runtime.trb import consts as K
@@ -90,6 +91,11 @@ TARGETS: dict[str, tuple[Callable[[], Scenario], int, tuple[type, ...], Check]] 
     "M_LOOKUP_CAP": (tiles_then_reader, 0, (), _out_of_order),
     "M_SCHED_NO_INIT_WAIT": (lambda: scoped_groups(3, 1), 8, (), _never_consumed),
     "M_NO_ADVANCE_PENDING_MASK": (lambda: builtin("pa_var_seq4_window8"), 1, (), _fatal(K.FLOW_CONTROL_DEADLOCK)),
+    # J04's split barrier: two schedulers wait for the new attempt's ack mask, the stale owner for stage_done
+    "M_DRAIN_NO_ATTEMPT_TAG": (lambda: drain_holder_cohort(clusters=3, threads=3, holders=4), 132, (),
+                               lambda r, s: r.outcome != DONE and sorted(w for w in s.drain_wait if w) == [
+                                   "drain_ack_mask == all (or own bit cleared)",
+                                   "drain_ack_mask == all (or own bit cleared)", "drain_stage_done_mask == all"]),
 }
 
 

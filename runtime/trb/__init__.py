@@ -102,8 +102,11 @@ runnable only when a location it reads changed; the 500 ms allocation/pool backs
 wait limit, the scheduler watchdog and the AICore exit deadline fire only when no thread can move;
 check_idle_fatal_error's 1024-iteration cadence is "every idle iteration".
 
-Not ported (the plan rejects scenarios that need them): early dispatch (allow_early_resolve), the
-sync_start drain (schedulable sync_start cohorts), async completions, dispatch predicates, PMU mode,
+The sync_start drain (schedulable sync_start cohorts: Tier-0 ready_sync_queues, Phase 2's
+handle_drain_mode, enter_drain_mode) is the STEP+X extension `sync_drain.py`.
+
+Not ported (the plan rejects scenarios that need them): early dispatch (allow_early_resolve, and with it
+the gated sync_start drain), async completions, dispatch predicates, PMU mode,
 the serial-mode contiguous handshake (serial mode's dispatch wait is ported), startup failure paths.
 Vyukov push/pop are atomic steps (the reserve/publish split of one push is not modelled).
 

@@ -115,6 +115,12 @@ ASSIGN_OWN = Cite(COLD_CPP, "SchedulerContext::assign_own_clusters")
 WAIT_ORCH_DONE = Cite(COLD_CPP, "SchedulerContext::wait_for_orchestration_done_before_dispatch")
 ON_ORCH_DONE = Cite(COLD_CPP, "SchedulerContext::on_orchestration_done")
 SCHED_DEINIT = Cite(COLD_CPP, "SchedulerContext::deinit")
+# sync_start drain (runtime/trb/sync_drain.py)
+ENTER_DRAIN = Cite(COMPL_CPP, "SchedulerContext::enter_drain_mode")
+HANDLE_DRAIN = Cite(COMPL_CPP, "SchedulerContext::handle_drain_mode")
+COUNT_GLOBAL_AVAILABLE = Cite(COMPL_CPP, "SchedulerContext::count_global_available")
+STAGE_SYNC_START = Cite(COMPL_CPP, "SchedulerContext::stage_sync_start_cores")
+HAS_RESIDUAL_SYNC_MIX = Cite(TRB + "runtime/scheduler/scheduler_context.h", "has_residual_sync_mix")
 
 # --- executor, AICore, platform, host ---
 EXEC_INIT = Cite(AICPU_CPP, "AicpuExecutor::init")

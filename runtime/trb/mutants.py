@@ -196,8 +196,13 @@ MUTANTS: dict[str, Mutant] = {
             "J04",
             "STEP+X",
             "sync_start drain barrier state reused across attempts",
-            "ack tokens without the attempt tag",
-            "needs the sync_start drain barrier",
+            "handle_drain_mode / enter_drain_mode as before a74485d75: a generation-less drain_ack_mask "
+            "(fetch_or ack, spin until all bits, bail when the own bit is cleared) and a drain_worker_elected "
+            "election CAS instead of the attempt-tagged ack tree with thread 0 as coordinator; a capacity-short "
+            "owner clears mask and election; stage_go / stage_done reused across attempts",
+            IMPLEMENTED,
+            "the drain is the STEP+X extension runtime/trb/sync_drain.py; found as drain_attempt_consistent "
+            "(INV-D5, properties/drain_checks.py)",
         ),
         Mutant(
             "M_SCHED_NO_INIT_WAIT",

@@ -405,7 +405,7 @@ class OrchestratorThread(SharedSteps):
     def submit(self, ti: int) -> Steps:
         task = self.plan.tasks[ti]
         self.ghost_submitting = ti
-        if task.sync_start:  # block_num above the core limit (the plan rejects schedulable cohorts)
+        if task.sync_start_invalid:  # block_num above the core limit (a cohort within it is scheduled)
             yield from self.mark_fatal(K.REQUIRE_SYNC_START_INVALID)
             return
         ok, base, end = yield from self.prepare_task(ti)

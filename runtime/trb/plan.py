@@ -97,6 +97,7 @@ class TaskPlan(Static):
     deps: tuple[tuple[int, int], ...]  # (task index, DepFlags)
     outputs: tuple[int, ...]  # buffer indices this task creates
     max_edges: int  # upper bound of distinct fanin producers
+    sync_start_invalid: bool = False  # sync_start with block_num above the core limit (submit's fatal 7)
 
 
 @dataclass(frozen=True)
@@ -339,14 +340,10 @@ class Plan:
             mask = K.MASK_AIV0
         shape = shape_of_mask(mask)
         sync_start = False
+        sync_start_invalid = False
         if op.block_num > 1 and op.sync_start:
             limit = self.total_aiv_count if shape == K.SHAPE_AIV else self.total_cluster_count
-            if not (limit > 0 and op.block_num > limit):
-                raise NotPortedError(
-                    "a schedulable sync_start cohort needs the sync_start drain, which is not in the port yet",
-                    f"{where}.sync_start",
-                    "the drain barrier is a STEP+X extension; block_num above the core limit (fatal 7) is ported",
-                )
+            sync_start_invalid = limit > 0 and op.block_num > limit
             sync_start = True
         popcount = bin(mask).count("1")
         return TaskPlan(
@@ -367,6 +364,7 @@ class Plan:
             deps=deps,
             outputs=tuple(outputs),
             max_edges=len(deps) + lookups,
+            sync_start_invalid=sync_start_invalid,
         )
 
     def describe(self, task: int) -> str:

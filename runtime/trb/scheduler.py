@@ -16,8 +16,11 @@ value (or a queue it drained holds something other than what it put back). The w
 watchdog as its backstop. The 1024-idle-iteration cadence of check_idle_fatal_error is abstracted to
 "every idle iteration" (an idle iteration can repeat any number of times in real time).
 
-Not ported (scenarios using them are rejected by the plan): the sync_start drain (Phase 2, Tier-0
-ready_sync_queues are always empty), early dispatch (Phase 4b, the early-dispatch queues are always
+Phase 2 (the sync_start drain) and Tier 0 of dispatch_ready_tasks (ready_sync_queues) are in
+runtime/trb/sync_drain.py; they run only for a plan with a schedulable sync_start cohort (otherwise the
+sync queues are always empty and sync_start_pending always 0: those loads are left out).
+
+Not ported (scenarios using them are rejected by the plan): early dispatch (Phase 4b, the early-dispatch queues are always
 empty), async completions (the mailbox), dispatch predicates, PMU single-issue mode.
 """
 
@@ -29,8 +32,8 @@ from operator import itemgetter
 from runtime.core import Op, OpKind, Order, ThreadBody
 from runtime.trb import cites as C
 from runtime.trb import consts as K
-from runtime.trb.orchestrator import OrchestratorThread
 from runtime.trb.shared import Steps
+from runtime.trb.sync_drain import SyncDrainThread
 
 Seen = tuple[tuple[int, int], ...]
 QExp = tuple[tuple[int, tuple[int, ...]], ...]
@@ -67,7 +70,7 @@ def _low_bit(v: int) -> int:
     return (v & -v).bit_length() - 1
 
 
-class SchedulerThread(OrchestratorThread):
+class SchedulerThread(SyncDrainThread):
     # ------------------------------------------------------------------ thread body
 
     def scheduler_body(self, t: int) -> ThreadBody:
@@ -200,6 +203,11 @@ class SchedulerThread(OrchestratorThread):
             if completed_this_turn > 0:
                 yield ops.OP_ADD_COMPLETED[t]
                 self.c[self.X_COMPLETED_TASKS] += completed_this_turn
+            # ---- Phase 2: the sync_start drain (runtime/trb/sync_drain.py) ----
+            if self.has_sync_drain:
+                if (yield from self.drain_phase2(t)):
+                    continue
+                seen = (*seen, (self.DR_PENDING, 0))
             # ---- Phase 3: dummy tasks complete inline ----
             yield ops.OP_DUMMY_POP[t]
             batch = self.queues[K.SHAPE_DUMMY].pop_batch(self.consts.dummy_drain_batch)
@@ -267,8 +275,8 @@ class SchedulerThread(OrchestratorThread):
         # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
         reads = (
             tuple(cell for cell, _v in seen)
-            + tuple(self.Q_ENQ + q for q, _e in qexp)
-            + tuple(self.Q_DEQ + q for q, _e in qexp)
+            + tuple(self.queues[q].enq_cell for q, _e in qexp)
+            + tuple(self.queues[q].deq_cell for q, _e in qexp)
             + self.watchdog_reads
         )
         return Op(
@@ -466,6 +474,10 @@ class SchedulerThread(OrchestratorThread):
         progress = False
         impure = False
         reads: Seen = ()
+        if self.has_sync_drain:  # Tier 0: ready_sync_queues (runtime/trb/sync_drain.py)
+            progress, impure, qexp, reads, entered_drain = yield from self.dispatch_sync_tier(t, qexp)
+            if entered_drain:
+                return progress, impure, qexp, reads
         order = (K.SHAPE_AIC, K.SHAPE_AIV) if t % 2 == 0 else (K.SHAPE_AIV, K.SHAPE_AIC)
         p, i, qexp = yield from self.dispatch_shape(t, K.SHAPE_MIX, 0, qexp)
         progress, impure = progress or p, impure or i

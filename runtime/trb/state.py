@@ -429,6 +429,7 @@ class TrbState:
         self.queues = tuple(
             ReadyQueue(Q_NAMES[q], self.queue_cap, self.c, self.Q_ENQ + q, self.Q_DEQ + q) for q in range(4)
         )
+        self._drain_layout(arr)  # the sync_start drain's cells and ready_sync_queues (runtime/trb/sync_drain.py)
         self.tmap = TensorMap(
             consts.tensormap_pool_size, self.windows, cleanup_whole_chain="M_CLEANUP_WHOLE_SLOT_CHAIN" in mu
         )
@@ -448,7 +449,14 @@ class TrbState:
 
         self._build_footprint_sets()
         self._build_ops()
+        self._drain_build_ops()
         self._build_exec_ops()
+
+    def _drain_layout(self, arr: Callable[..., int]) -> None:
+        """Hook: runtime/trb/sync_drain.py allocates the drain's cells (after every other cell)."""
+
+    def _drain_build_ops(self) -> None:
+        """Hook: runtime/trb/sync_drain.py builds the drain's ops."""
 
     def _new_memory(self) -> Memory:
         """The shared memory (a hook: the footprint audit substitutes a memory that records accesses)."""
