@@ -67,6 +67,9 @@ def test_every_abort_path_publishes_the_flag_and_every_thread_stops(failure: str
         assert "init_abort_terminated" in both.witnesses.seen  # the sometimes witness
         c = system.c
         assert c[system.E_INIT_READY] == 1 and c[system.E_RT] == 0 and c[system.E_KERNEL_RC] == -1
+        # as in the C++: run() returned before finished_count_'s fetch_add, so no thread was the last one and
+        # AicpuExecutor::deinit never ran (the flag and the count stay as the abort left them)
+        assert c[system.E_FINISHED_COUNT] == system.n_sched and c[system.E_FINISHED] == 0
         assert not any(system.ghost_submitted[0]) and not any(system.ghost_kernels[0])
         # the orchestrator's startup names its C++ path; the schedulers saw the flag and skipped dispatch
         whats = [(rec.op.what, rec.op.cite) for rec in result.trace]
@@ -205,3 +208,11 @@ def test_the_cli_runs_an_abort_on_the_port_and_refuses_it_on_the_model(
     assert main(["explore", str(path)]) == 2
     err = capsys.readouterr().err
     assert "config.init_failure" in err and err.count("\n") == 1
+
+
+def test_the_mutant_hunt_injects_an_abort_into_generated_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutants", MUTANT, "--hunt", "4", "--init-failure", "invalid_callable_id"]) == 0
+    out = capsys.readouterr().out
+    assert f"{MUTANT}: seed 0: init_flag_published" in out and "init_failure=invalid_callable_id" in out
+    assert main(["mutants", MUTANT, "--hunt", "4", "--init-failure", "disk_full"]) == 2
+    assert "--init-failure" in capsys.readouterr().err

@@ -104,7 +104,8 @@ check_idle_fatal_error's 1024-iteration cadence is "every idle iteration".
 
 Not ported (the plan rejects scenarios that need them): early dispatch (allow_early_resolve), the
 sync_start drain (schedulable sync_start cohorts), async completions, dispatch predicates, PMU mode,
-the serial-mode contiguous handshake (serial mode's dispatch wait is ported), startup failure paths.
+the serial-mode contiguous handshake (serial mode's dispatch wait is ported). Startup abort paths of
+AicpuExecutor::run are ported but taken only when a scenario injects one (`startup.py`, config.init_failure).
 Vyukov push/pop are atomic steps (the reserve/publish split of one push is not modelled).
 
 Known findings (the port reaches them faithfully; see the helper report): commit_task publishes
