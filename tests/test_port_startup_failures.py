@@ -216,3 +216,32 @@ def test_the_mutant_hunt_injects_an_abort_into_generated_scenarios(capsys: pytes
     assert f"{MUTANT}: seed 0: init_flag_published" in out and "init_failure=invalid_callable_id" in out
     assert main(["mutants", MUTANT, "--hunt", "4", "--init-failure", "disk_full"]) == 2
     assert "--init-failure" in capsys.readouterr().err
+
+
+def test_a_saved_mutant_run_replays_strictly_and_a_clean_abort_run_is_judged_complete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from properties.artifacts import Artifact, Signature, save_artifact
+    from properties.replay import PORT_CHECKS
+
+    scenario = with_startup_abort(retain_pairs(1), "sm_init_per_ring_failed")
+    system = TrbSystem(scenario, (MUTANT,))
+    scheduler = RandomScheduler(1, 1)
+    scheduler.new_execution()
+    result = run_once(system, scheduler, port_observers()(system), max_steps=5000, record_trace=True)
+    assert result.failure is not None and result.failure.property_id == "init_flag_published"
+    artifact = Artifact(
+        "port-run", scenario, Signature(scenario.runtime, "init_flag_published", "aicpu_execute"),
+        result.failure.message, "random", 1, "runs<=1", "ptocheck run", schedule=result.schedule_text(),
+        mutants=(MUTANT,), failing_step=result.failure.step, extra={"observers": [PORT_CHECKS]},
+    )
+    path = tmp_path / "abort_no_flag.json"
+    save_artifact(path, artifact)
+    assert main(["replay", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "violation: init_flag_published" in out and "runtime_init_ready_ not published" in out
+    # the port-run judgement (ptocheck run) of a clean abort after a complete run: every check passes
+    two_runs = tmp_path / "abort_run1.json"
+    two_runs.write_text(dump_scenario(with_startup_abort(replace(retain_pairs(1), runs=2), "invalid_callable_id")),
+                        encoding="utf-8")
+    assert main(["run", str(two_runs), "--scheduler", "random", "--seed", "3"]) == 0
