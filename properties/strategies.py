@@ -607,7 +607,14 @@ def startup_failure_scenarios(
     `scenarios` draws exactly what it drew before, so generator seeds keep naming the same programs.)"""
     scenario = draw(scenarios(limits, sizing).filter(lambda s: s.expected.fatal is None))
     failure = draw(st.sampled_from(INIT_FAILURES))
-    run = draw(st.integers(0, scenario.runs - 1))
+    # as often after a complete run (deinit re-armed the executor) as in the first run, when the program
+    # decides that its runs complete: not an empty program (it never ends its run: finding
+    # F-PORT-EMPTY-PROGRAM-HANG), not serial orchestration (its flow-control waits may end in a fatal)
+    run = 0
+    decided = outcome_is_decided(scenario) and not scenario.config.serial_orch_sched
+    if scenario.tasks() and decided and draw(st.booleans()):
+        scenario = replace(scenario, runs=max(scenario.runs, 2))
+        run = draw(st.integers(1, scenario.runs - 1))
     return validate(replace(scenario.with_config(init_failure=failure, init_failure_run=run),
                             name=f"{scenario.name}+{failure}@{run}"))
 
