@@ -248,3 +248,13 @@ def test_a_saved_mutant_run_replays_strictly_and_a_clean_abort_run_is_judged_com
     two_runs.write_text(dump_scenario(with_startup_abort(replace(retain_pairs(1), runs=2), "invalid_callable_id")),
                         encoding="utf-8")
     assert main(["run", str(two_runs), "--scheduler", "random", "--seed", "3"]) == 0
+
+
+def test_the_startup_campaign_finds_the_mutant_and_passes_the_clean_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["fuzz", "--campaign", "startup", "--iterations", "6", "--seed", "1", "--quiet", "--workers", "1"]
+    assert main([*common, "--corpus", str(tmp_path / "clean")]) == 0
+    assert "no failure within bounded(executions=12" in capsys.readouterr().out
+    assert main([*common, "--corpus", str(tmp_path / "mutant"), "--mutant", MUTANT]) == 1
+    assert f"[mutant {MUTANT}] init_flag_published" in capsys.readouterr().out
