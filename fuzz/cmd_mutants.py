@@ -16,7 +16,7 @@ from typing import Any
 
 from fuzz.campaigns.known import search_clean_port
 from model.errors import PtocheckError
-from model.scenario import Scenario
+from model.scenario import INIT_FAILURES, Scenario
 from properties.port_checks import (
     MUTANT_CASES,
     MutantProbe,
@@ -24,6 +24,7 @@ from properties.port_checks import (
     generated_scenario,
     probes_of,
     run_probe,
+    with_startup_abort,
 )
 from runtime.trb.mutants import IMPLEMENTED, MUTANTS
 
@@ -47,7 +48,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     if args.hunt is not None:
         shape = {"max_tasks": args.max_tasks, "window": args.window, "sizing": args.sizing,
                  "dep_pool": args.dep_pool, "family": args.family}
-        return _hunt(wanted, args.hunt, args.runs, shape, args.want)
+        return _hunt(wanted, args.hunt, args.runs, shape, args.want, args.init_failure)
     cases = {case.mutant: case for case in MUTANT_CASES}
     print(_row(("mutant", "catalogue", "property (unmutated port: same search)", "scenario", "search",
                 "steps", "cpu-s")))
@@ -97,9 +98,15 @@ def _clean_verdict(probe: MutantProbe, scenario: Scenario) -> tuple[str, bool]:
     return f"clean: registered findings only ({', '.join(props)})", ok
 
 
-def _hunt(wanted: list[str], limit: int, runs: int, shape: dict[str, Any], want: str | None) -> int:
+def _hunt(
+    wanted: list[str], limit: int, runs: int, shape: dict[str, Any], want: str | None, init_failure: str | None = None
+) -> int:
     """For each implemented mutant: generator seeds below `limit` whose random search (seed 1, `runs` runs)
-    names a property (`want`, when given) with the mutant on and passes without it (at most 3 per mutant)."""
+    names a property (`want`, when given) with the mutant on and passes without it (at most 3 per mutant).
+    `init_failure` injects that startup abort path into each generated scenario's last run."""
+    if init_failure is not None and init_failure not in INIT_FAILURES:
+        raise PtocheckError(f"unknown startup abort path {init_failure!r}", "--init-failure",
+                            f"use one of {', '.join(INIT_FAILURES)}")
     names = [n for n in wanted if MUTANTS[n].status == IMPLEMENTED]
     hits: dict[str, list[str]] = {n: [] for n in names}
     started = time.process_time()
@@ -107,6 +114,10 @@ def _hunt(wanted: list[str], limit: int, runs: int, shape: dict[str, Any], want:
         if all(len(v) >= 3 for v in hits.values()):
             break
         scenario = generated_scenario(seed, **shape)
+        if init_failure is not None:
+            if scenario.expected.fatal is not None:
+                continue  # the runs before the abort must complete
+            scenario = with_startup_abort(scenario, init_failure)
         found: dict[str, str] = {}
         for name in names:
             if len(hits[name]) >= 3:
@@ -120,6 +131,8 @@ def _hunt(wanted: list[str], limit: int, runs: int, shape: dict[str, Any], want:
     for name in names:
         print(f"{name}: {'; '.join(hits[name]) or f'not found below seed {limit}'}")
     options = ", ".join(f"{k}={v}" for k, v in shape.items() if v is not None)
+    if init_failure is not None:
+        options += f", init_failure={init_failure} in the last run"
     print(f"hunted generator seeds below {limit} ({options}) with random(seed=1, runs<={runs}): "
           f"{time.process_time() - started:.1f} cpu-s")
     return EXIT_OK
@@ -143,6 +156,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--family", choices=("general", "sync_cohort"), default="general",
                    help="hunt: the generator (general programs, or sync_start cohorts beside holders)")
     p.add_argument("--want", default=None, metavar="PROPERTY", help="hunt: count only findings of this property")
+    p.add_argument("--init-failure", default=None, metavar="PATH",
+                   help="hunt: inject this startup abort path (config.init_failure) into each scenario's last run")
     p.add_argument("--data-column", action="store_true",
                    help="also print whether the data oracle ALONE finds each mutant (random + PCT, 60 runs per "
                    "scenario; a few CPU-minutes)")

@@ -78,6 +78,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler.new_execution()
     result = run_once(system, scheduler, observers, max_steps=args.max_steps, record_trace=args.trace)
     expected = scenario.expected.label
+    cfg = scenario.config
+    if cfg.init_failure:  # the outcome of an injected startup abort (runtime/trb/startup.py)
+        before = f"runs 0..{cfg.init_failure_run - 1} complete, then " if cfg.init_failure_run else ""
+        expected = f"{before}startup abort {cfg.init_failure} in run {cfg.init_failure_run}, every thread stopped"
     reached = result.outcome == DONE and result.failure is None
     print(f"scenario: {scenario.name} [{scenario.runtime}] (runs={scenario.runs}, expected: {expected})")
     print(f"scheduler: {desc}" + (f"; {scheduler.bound_text()}" if hasattr(scheduler, "bound_text") else ""))

@@ -133,6 +133,14 @@ class Constants:
         return out
 
 
+# AicpuExecutor::run's startup abort paths (tensormap_and_ringbuffer, in the order the C++ reaches them):
+# an environment fault no program can cause, so a scenario injects one by name (`Config.init_failure`)
+INIT_FAILURES = (
+    "thread_index_out_of_bounds", "invalid_callable_id", "callable_not_registered", "arg_count_below_expected",
+    "prebuilt_arena_null", "sm_init_per_ring_failed", "runtime_reset_for_reuse_failed",
+)
+
+
 @dataclass(frozen=True)
 class Config:
     """Per-ring sizing (runtime_maker.cpp `resolve_ring_config`), threads and clusters.
@@ -149,6 +157,8 @@ class Config:
     gm_heap_base: int = 0x1_0000_0000  # base address of the single carved GM heap allocation
     serial_orch_sched: bool = False  # SIMPLER_TMR_SERIAL_ORCH_SCHED_ENABLE
     constants: Constants = field(default_factory=Constants)
+    init_failure: str = ""  # one of INIT_FAILURES: the orchestrator's startup takes that abort path ("" = none)
+    init_failure_run: int = 0  # ... in this run (0-based)
 
     def heap_base(self, ring: int) -> int:
         """Rings are carved consecutively from one GM heap: [H_0][H_1][H_2][H_3] (spec §1.10)."""
@@ -347,6 +357,26 @@ def task_heap_request(task: Submit | Alloc, constants: Constants) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+def _validate_init_failure(scenario: Scenario) -> None:
+    cfg = scenario.config
+    if not cfg.init_failure:
+        if cfg.init_failure_run:
+            raise ScenarioError("init_failure_run is set without an init_failure", "config.init_failure_run")
+        return
+    if cfg.init_failure not in INIT_FAILURES:
+        raise ScenarioError(f"unknown init_failure {cfg.init_failure!r}", "config.init_failure",
+                            f"use one of {', '.join(INIT_FAILURES)}")
+    if scenario.runtime != "tensormap_and_ringbuffer":
+        raise ScenarioError(f"init_failure is injected only into tensormap_and_ringbuffer, not {scenario.runtime}",
+                            "config.init_failure", "drop init_failure or use runtime tensormap_and_ringbuffer")
+    if not 0 <= cfg.init_failure_run < scenario.runs:
+        raise ScenarioError(f"init_failure_run {cfg.init_failure_run} is not a run of the scenario (runs = "
+                            f"{scenario.runs})", "config.init_failure_run")
+    if scenario.expected.fatal is not None:
+        raise ScenarioError("a startup abort latches no fatal code: expect the outcome 'complete' (the runs "
+                            "before the failing one complete; the failing run runs no task)", "expected")
+
+
 def validate(scenario: Scenario) -> Scenario:
     """Check a scenario; raise ScenarioError naming the first bad field. Returns the scenario."""
     _validate_config(scenario.config)
@@ -354,6 +384,7 @@ def validate(scenario: Scenario) -> Scenario:
         raise ScenarioError(f"unknown runtime {scenario.runtime!r}", "runtime", f"use one of {', '.join(RUNTIMES)}")
     if scenario.runs < 1:
         raise ScenarioError(f"runs must be >= 1, got {scenario.runs}", "runs")
+    _validate_init_failure(scenario)
     buffers: dict[str, Buffer] = {}
     for i, b in enumerate(scenario.buffers):
         where = f"buffers[{i}]"
@@ -528,6 +559,8 @@ def scenario_to_dict(s: Scenario) -> dict[str, Json]:
             "gm_heap_base": cfg.gm_heap_base,
             "serial_orch_sched": cfg.serial_orch_sched,
             "constants": {k: v for k, (_, v) in cfg.constants.scaled().items()},
+            # written only when set, so every scenario without a startup failure keeps its exact text
+            **({"init_failure": cfg.init_failure, "init_failure_run": cfg.init_failure_run} if cfg.init_failure else {}),
         },
         "buffers": [{"name": b.name, "dtype": b.dtype, "numel": b.numel} for b in s.buffers],
         "program": [_op_to_dict(op) for op in s.program],
@@ -680,7 +713,7 @@ def _per_ring(r: _Reader, key: str, default: tuple[int, int, int, int]) -> tuple
 def _config_from(r: _Reader) -> Config:
     r.unknown_keys(
         {"task_window", "heap_bytes", "dep_pool", "scheduler_threads", "clusters", "gm_heap_base",
-         "serial_orch_sched", "constants"}
+         "serial_orch_sched", "constants", "init_failure", "init_failure_run"}
     )
     base = Config()
     consts = Constants()
@@ -698,6 +731,8 @@ def _config_from(r: _Reader) -> Config:
         gm_heap_base=r.int_("gm_heap_base", base.gm_heap_base),
         serial_orch_sched=r.bool_("serial_orch_sched", base.serial_orch_sched),
         constants=consts,
+        init_failure=r.str_("init_failure", base.init_failure),
+        init_failure_run=r.int_("init_failure_run", base.init_failure_run),
     )
 
 

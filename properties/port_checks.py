@@ -43,7 +43,7 @@ from model.scenario import (
     validate,
 )
 from runtime.core import Executor, Failure, Observer, StepRecord, System
-from runtime.execution import DEADLOCK
+from runtime.execution import DEADLOCK, DONE
 from runtime.search import SearchBounds, search
 from runtime.trb import consts as K
 from runtime.trb.mutants import MUTANTS
@@ -92,6 +92,9 @@ PROPERTIES: tuple[PortProperty, ...] = (
                  "was claimed and dispatched"),
     PortProperty("drain_block_once", "INV-D5", "event", "a sync_start block is dispatched at most once per run"),
     PortProperty("drain_no_split_barrier", "INV-D5", "end", "no run ends with schedulers parked in drain spins"),
+    PortProperty("init_flag_published", "INV-E4", "always",
+                 "the orchestrator leaves AicpuExecutor::run (a startup abort path included) only after publishing "
+                 "runtime_init_ready_, so no scheduler thread spins on it forever"),
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
@@ -109,6 +112,9 @@ SOMETIMES: tuple[PortProperty, ...] = (
     PortProperty("deferred_buffer_full", "C++ array bound", "sometimes",
                  "a scheduler's deferred-release buffer holds exactly its capacity"),
     PortProperty("advance_lock_vs_consume", "§10 advance split", "sometimes", "advance_lock held while another thread consumes the ring head"),
+    PortProperty("init_abort_terminated", "INV-E4", "sometimes",
+                 "a startup abort path was taken (runtime_init_ready_ published, AicpuExecutor::run returned -1) and "
+                 "the run still ended with every thread stopped"),
 )
 
 Check = Callable[[int], str | None]
@@ -199,6 +205,8 @@ class PortInvariants:
             # fewer tasks than the capacity (then no append can reach it: one entry per completion)
             past = (s.T_DEF[t] + s.defer_cap,) if s.def_cells > s.defer_cap else ()
             self._on("deferred_release_in_bounds", (s.T_DEF_COUNT + t, *past), self._deferred_bound, t)
+        # every AICPU thread's exit from aicpu_execute (the abort's return among them) bumps this counter
+        self._on("init_flag_published", (s.HOST_AICPU_EXITED,), self._init_flag, 0)
         for g in range(s.n_slots):
             self._on("slot_rebind_after_reclaim", (s.D_LOCAL + g, s.S_BOUND + g), self._rebind, g)
             self._on("heap_disjoint", (s.D_BASE + g, s.D_END + g), self._heap, g)
@@ -481,7 +489,8 @@ class PortInvariants:
                 return Failure("run_terminates", s.work_left() or "threads left unfinished", ex.steps)
             return None
         if s.scenario.expected.fatal is None and "all_consumed_once" in self.enabled:
-            for run in range(s.runs):
+            # a startup abort (config.init_failure) ends the runs at the failing one, which runs no task
+            for run in range(s.cfg.init_failure_run if s.cfg.init_failure else s.runs):
                 for ti, task in enumerate(s.plan.tasks):
                     done, used = s.ghost_completed[run][ti], s.ghost_consumed[run][ti]
                     if done != 1 or used != 1:
@@ -489,6 +498,14 @@ class PortInvariants:
                             "all_consumed_once", f"run {run}: task {task.name} completed {done}x, consumed {used}x",
                             ex.steps,
                         )
+        return None
+
+    def _init_flag(self, _arg: int) -> str | None:
+        s, c = self.s, self.s.c
+        if c[s.E_KERNEL_RC] != 0 and c[s.E_INIT_READY] == 0:
+            return (f"run {s.round}: the orchestrator returned -1 from AicpuExecutor::run on a startup abort path "
+                    f"({s.cfg.init_failure or 'unknown'}) without publishing runtime_init_ready_: the scheduler "
+                    "threads spin on it forever")
         return None
 
     def _unexpected_outcome(self) -> str | None:
@@ -591,6 +608,9 @@ class PortWitnesses:
         return c[s.D_LOCAL + h] == older and c[s.D_END + h] > c[s.D_BASE + h] and c[s.D_BASE + g] < c[s.D_BASE + h]
 
     def at_end(self, ex: Executor, outcome: str) -> Failure | None:
+        s = self.s
+        if outcome == DONE and s.c[s.E_KERNEL_RC] and s.c[s.E_INIT_READY] and s.c[s.HOST_DONE]:
+            self._saw("init_abort_terminated", ex.steps)
         return None
 
 
@@ -842,6 +862,7 @@ class GeneratedProbe:
     sizing: str = "within"
     dep_pool: int | None = None
     family: str = "general"  # "sync_cohort": properties.strategies.sync_cohort_scenarios
+    init_failure: str = ""  # inject this startup abort path into the scenario's last run (config.init_failure)
 
 
 @dataclass(frozen=True)
@@ -889,7 +910,19 @@ def probes_of(case: MutantCase) -> tuple[MutantProbe, ...]:
 
 
 def _generator(g: GeneratedProbe) -> Callable[[], Scenario]:
+    if g.init_failure:
+        return lambda: with_startup_abort(
+            generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family), g.init_failure
+        )
     return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family)
+
+
+def with_startup_abort(scenario: Scenario, failure: str, run: int | None = None) -> Scenario:
+    """`scenario` with the startup abort path `failure` injected into run `run` (default: its last run, so
+    the runs before it execute the program), named `<name>+<failure>@<run>`."""
+    at = scenario.runs - 1 if run is None else run
+    injected = scenario.with_config(init_failure=failure, init_failure_run=at)
+    return validate(replace(injected, name=f"{scenario.name}+{failure}@{at}"))
 
 
 MUTANT_CASES: tuple[MutantCase, ...] = (
@@ -951,6 +984,15 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
                (lambda: _drain_scenario(3, 4, "drain_cohort_3clusters_4holders"),
                 lambda: _drain_scenario(4, 3, "drain_cohort_4clusters_3holders")), runs=250,
                generated=(GeneratedProbe(17, "drain_attempt_consistent", runs=150, family="sync_cohort"),)),
+    # K01b: the abort path of the catalogue's shape (the schedulers wait while the orchestrator's startup fails),
+    # then an abort after a complete run (deinit re-armed the flag), then a generated program
+    MutantCase("M_INIT_ABORT_NO_FLAG", "init_flag_published",
+               (lambda: with_startup_abort(retain_pairs(1), "sm_init_per_ring_failed"),
+                lambda: with_startup_abort(replace(retain_pairs(2, 1, "retain_pairs_1sched"), runs=2),
+                                           "arg_count_below_expected")),
+               runs=10,
+               generated=(GeneratedProbe(19, "init_flag_published", init_failure="runtime_reset_for_reuse_failed"),
+                          GeneratedProbe(24, "init_flag_published", init_failure="invalid_callable_id"))),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,

@@ -676,6 +676,8 @@ def not_applicable(system: TrbSystem) -> str | None:
         # the model has no serial orchestrator/scheduler mode: its schedulers may dispatch while the port's
         # wait for the orchestrator, so the port's backstops latch fatals the model never reaches
         return "serial_orch_sched: the model has no serial orchestrator/scheduler mode"
+    if system.scenario.config.init_failure:
+        return "init_failure: the model has no startup, so no startup abort path"
     return None
 
 

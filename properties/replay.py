@@ -328,7 +328,8 @@ def judge_port_run(
                 len(trace),
             )
     if not code:
-        for run in range(system.runs):
+        # an injected startup abort (config.init_failure) ends the runs: its run executes no task
+        for run in range(system.cfg.init_failure_run if system.cfg.init_failure else system.runs):
             for ti, task in enumerate(tasks):
                 if system.ghost_consumed[run][ti] == 0:
                     return PortVerdict(RUN_TASK_LOST, f"run {run}: task {task.name} never consumed", CONSUME_FUNCTION, len(trace))

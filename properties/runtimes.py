@@ -41,6 +41,11 @@ def _check_runtime(scenario: Scenario) -> str:
 def model_for(scenario: Scenario) -> Any:
     """The reference model of the scenario's runtime (a `model.protocol.Model`)."""
     runtime = _check_runtime(scenario)
+    if scenario.config.init_failure:  # the models start with the runtime initialised
+        raise ScenarioError(
+            f"the reference model has no startup, so no startup abort path ({scenario.config.init_failure})",
+            "config.init_failure", "check it on the port (ptocheck run / explore-port), or drop init_failure",
+        )
     if runtime == TRB:
         return TrbModel(scenario)
     if runtime == "host_build_graph":

@@ -39,6 +39,7 @@ from model.builders.paged_attention import batched_paged_attention, paged_attent
 from model.program import ProgramInfo
 from model.scenario import (
     DTYPE_BYTES,
+    INIT_FAILURES,
     NUM_RINGS,
     Alloc,
     Arg,
@@ -594,6 +595,28 @@ def scenarios(
     runs = 2 if limits.multi_round and _one_in(draw, 6) else 1
     scenario = Scenario(name, config, externals, program, runs=runs)
     return _sized(draw, scenario, sizing)
+
+
+@st.composite
+def startup_failure_scenarios(
+    draw: st.DrawFn, limits: ProgramLimits = DEFAULT_LIMITS, sizing: Sizing = "within"
+) -> Scenario:
+    """A generated scenario (`scenarios`) whose orchestrator takes an injected startup abort path
+    (`Config.init_failure`, model.scenario.INIT_FAILURES) in one of its runs. The runs before it execute
+    the program, so only programs whose outcome is every task consumed are drawn. (A separate strategy:
+    `scenarios` draws exactly what it drew before, so generator seeds keep naming the same programs.)"""
+    scenario = draw(scenarios(limits, sizing).filter(lambda s: s.expected.fatal is None))
+    failure = draw(st.sampled_from(INIT_FAILURES))
+    # as often after a complete run (deinit re-armed the executor) as in the first run, when the program
+    # decides that its runs complete: not an empty program (it never ends its run: finding
+    # F-PORT-EMPTY-PROGRAM-HANG), not serial orchestration (its flow-control waits may end in a fatal)
+    run = 0
+    decided = outcome_is_decided(scenario) and not scenario.config.serial_orch_sched
+    if scenario.tasks() and decided and draw(st.booleans()):
+        scenario = replace(scenario, runs=max(scenario.runs, 2))
+        run = draw(st.integers(1, scenario.runs - 1))
+    return validate(replace(scenario.with_config(init_failure=failure, init_failure_run=run),
+                            name=f"{scenario.name}+{failure}@{run}"))
 
 
 # ------------------------------------------------------------------------------------- paged attention

@@ -12,6 +12,7 @@ import pytest
 
 from model.scenario import Scenario
 from properties.drain_checks import drain_holder_cohort
+from properties.port_checks import with_startup_abort
 from runtime.execution import DONE, RunResult
 from runtime.trb import MUTANTS, TrbSystem
 from runtime.trb import consts as K
@@ -44,6 +45,11 @@ def _fatal(code: int) -> Check:
 
 def _never_consumed(r: RunResult, s: TrbSystem) -> bool:
     return r.outcome != DONE and "never consumed" in (r.work_left or "")
+
+
+def _init_flag_never_published(r: RunResult, s: TrbSystem) -> bool:
+    """A startup abort returned (-1 reached the platform) and the schedulers still wait for the flag."""
+    return r.outcome != DONE and s.c[s.E_KERNEL_RC] != 0 and s.c[s.E_INIT_READY] == 0
 
 
 def _crashed(r: RunResult, s: TrbSystem) -> bool:
@@ -90,6 +96,9 @@ TARGETS: dict[str, tuple[Callable[[], Scenario], int, tuple[type, ...], Check]] 
     "M_SCOPE_CAP_COMPILE_DEFAULT": (lambda: builtin("dummy_dense_fanout_fanin"), -1, (), _fatal(K.SCOPE_TASKS_OVERFLOW)),
     "M_LOOKUP_CAP": (tiles_then_reader, 0, (), _out_of_order),
     "M_SCHED_NO_INIT_WAIT": (lambda: scoped_groups(3, 1), 8, (), _never_consumed),
+    "M_INIT_ABORT_NO_FLAG": (
+        lambda: with_startup_abort(scoped_groups(3, 1), "invalid_callable_id"), -1, (), _init_flag_never_published,
+    ),
     "M_NO_ADVANCE_PENDING_MASK": (lambda: builtin("pa_var_seq4_window8"), 1, (), _fatal(K.FLOW_CONTROL_DEADLOCK)),
     # J04's split barrier: two schedulers wait for the new attempt's ack mask, the stale owner for stage_done
     "M_DRAIN_NO_ATTEMPT_TAG": (lambda: drain_holder_cohort(clusters=3, threads=3, holders=4), 132, (),

@@ -25,6 +25,7 @@ from properties.strategies import (
     outcome_is_decided,
     paged_attention_scenarios,
     scenarios,
+    startup_failure_scenarios,
 )
 
 MODEL, PORT = "model", "port"
@@ -88,6 +89,13 @@ FAMILIES: dict[str, Family] = {
             "the paged-attention family (AUTO, MANUAL, batched), 1-2 batches of 1-2 blocks",
             lambda: paged_attention_scenarios(max_batch=2, max_blocks=2),
             decided,
+        ),
+        Family(
+            "startup",
+            "medium random programs whose orchestrator takes an injected startup abort path (config.init_failure) "
+            "in one of their runs",
+            lambda: startup_failure_scenarios(MEDIUM_LIMITS, sizing="within"),
+            lambda sc: sc.config.init_failure_run == 0 or decided(sc),
         ),
         Family(
             "builtin",
@@ -187,6 +195,11 @@ CAMPAIGNS: dict[str, Campaign] = {
                 Arm("port-pa", PORT, "paged-attention", RANDOM_PCT, weight=1),
             ),
             port_observers=(PORT_CHECKS, DATA_ORACLE),
+        ),
+        Campaign(
+            "startup",
+            "the port's startup abort paths (K01b, INV-E4) on medium random programs, random / PCT",
+            (Arm("port-startup", PORT, "startup", RANDOM_PCT),),
         ),
         Campaign(
             "builtin",

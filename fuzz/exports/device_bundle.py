@@ -19,6 +19,7 @@ from typing import Any
 
 from fuzz.exports import device_sources as src
 from fuzz.exports.device_plan import CELLS_PER_BLOCK, ORDER_FLAG, BundlePlan
+from model.errors import PtocheckError
 from model.scenario import Scenario, dump_scenario
 
 SIMPLER_COMMIT = "6ebaf77156313aaeb5c9457c57b16c45b84ae7e8"
@@ -132,6 +133,9 @@ def env_knobs(sc: Scenario) -> dict[str, str]:
     """The runtime's environment knobs (TRB/host/runtime_maker.cpp `resolve_ring_config`: a scalar or
     exactly four comma-separated per-ring values)."""
     cfg = sc.config
+    if cfg.init_failure:  # no knob makes the device take a startup abort path: the bundle would not reproduce it
+        raise PtocheckError(f"config.init_failure ({cfg.init_failure}) is injected into the port only",
+                            "config.init_failure", "drop init_failure to export the program to a device")
 
     def per_ring(values: tuple[int, int, int, int]) -> str:
         return str(values[0]) if len(set(values)) == 1 else ",".join(str(v) for v in values)

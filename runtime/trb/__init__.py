@@ -103,11 +103,12 @@ wait limit, the scheduler watchdog and the AICore exit deadline fire only when n
 check_idle_fatal_error's 1024-iteration cadence is "every idle iteration".
 
 The sync_start drain (schedulable sync_start cohorts: Tier-0 ready_sync_queues, Phase 2's
-handle_drain_mode, enter_drain_mode) is the STEP+X extension `sync_drain.py`.
+handle_drain_mode, enter_drain_mode) is the STEP+X extension `sync_drain.py`. Startup abort paths of
+AicpuExecutor::run are ported but taken only when a scenario injects one (`startup.py`, config.init_failure).
 
 Not ported (the plan rejects scenarios that need them): early dispatch (allow_early_resolve, and with it
 the gated sync_start drain), async completions, dispatch predicates, PMU mode,
-the serial-mode contiguous handshake (serial mode's dispatch wait is ported), startup failure paths.
+the serial-mode contiguous handshake (serial mode's dispatch wait is ported).
 Vyukov push/pop are atomic steps (the reserve/publish split of one push is not modelled).
 
 Known findings (the port reaches them faithfully; see the helper report): commit_task publishes

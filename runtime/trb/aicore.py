@@ -17,6 +17,7 @@ from __future__ import annotations
 from runtime.core import ThreadBody
 from runtime.trb import consts as K
 from runtime.trb.scheduler import SchedulerThread
+from runtime.trb.startup import host_after_kernel_failure
 
 
 class CoreAndHostThreads(SchedulerThread):
@@ -68,6 +69,9 @@ class CoreAndHostThreads(SchedulerThread):
                 yield self.OP_HOST_RESET
                 self.c[self.HOST_RESET] = 1
                 self.c[self.HOST_DONE] = 1
+                return
+            if self.c[self.E_KERNEL_RC]:  # a startup abort (runtime/trb/startup.py): the run fails
+                yield from host_after_kernel_failure(self, run)
                 return
             yield self.OP_HOST_REAP_AICORE[run]
         self.c[self.HOST_DONE] = 1

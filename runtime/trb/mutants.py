@@ -217,9 +217,10 @@ MUTANTS: dict[str, Mutant] = {
             "K01",
             "STEP",
             "a startup abort path forgets to publish runtime_init_ready_",
-            "no scenario can make the orchestrator's startup validation fail (callable id, argument count, arena, "
-            "SM init), so the abort paths are not part of the port",
-            "needs startup failure injection",
+            "every startup abort path of AicpuExecutor::run (injected by Config.init_failure: runtime/trb/startup.py) "
+            "returns -1 without storing runtime_init_ready_ = true; the scheduler threads spin on it forever",
+            IMPLEMENTED,
+            "observable only on a scenario that injects a startup failure (config.init_failure)",
         ),
         Mutant(
             "M_WAIT_NO_FATAL_POLL",

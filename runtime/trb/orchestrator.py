@@ -22,6 +22,7 @@ from runtime.trb import cites as C
 from runtime.trb import consts as K
 from runtime.trb.plan import I_ALLOC, I_BEGIN, I_END, I_SUBMIT, I_TDATA
 from runtime.trb.shared import SharedSteps, Steps
+from runtime.trb.startup import abort_startup
 from runtime.trb.tensormap import COVERED, ProbeTensor
 
 Edges = tuple[tuple[int, int], ...]
@@ -42,6 +43,9 @@ class OrchestratorThread(SharedSteps):
             if self.c[self.HOST_RESET]:
                 return
             yield self.OP_WAIT_HS  # init(): a non-leader waits for the leader's pre-handshake setup
+            if self.cfg.init_failure and run == self.cfg.init_failure_run:
+                yield from abort_startup(self)  # an injected startup abort path (runtime/trb/startup.py)
+                continue
             yield self.OP_SM_RESET
             self._fx_sm_reset()
             yield self.OP_INIT_READY

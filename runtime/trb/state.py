@@ -24,6 +24,7 @@ from runtime.trb import consts as K
 from runtime.trb.mutants import check_mutants
 from runtime.trb.plan import Plan
 from runtime.trb.readyqueue import ReadyQueue
+from runtime.trb.startup import StartupOps
 from runtime.trb.tensormap import TensorMap
 
 SLOT_FIELDS = (
@@ -332,6 +333,9 @@ class TrbState:
         self.E_HS_SETUP = arr("exec.hs_setup_done_", 1)
         self.E_FINISHED_COUNT = arr("exec.finished_count_", 1)
         self.E_FINISHED = arr("exec.finished_", 1)
+        # the platform's record of the first non-zero rc an AICPU thread returned (sim: run_completion_; onboard:
+        # the AICPU stream's error): a startup abort's `return -1` (runtime/trb/startup.py)
+        self.E_KERNEL_RC = arr("platform.aicpu_kernel_rc", 1)
 
         # ---- orchestrator-private ----
         self.O_FATAL = arr("orch.fatal", 1, private=True)
@@ -451,6 +455,7 @@ class TrbState:
         self._build_ops()
         self._drain_build_ops()
         self._build_exec_ops()
+        self.OP_STARTUP = StartupOps(self)  # startup abort paths (Config.init_failure)
 
     def _drain_layout(self, arr: Callable[..., int]) -> None:
         """Hook: runtime/trb/sync_drain.py allocates the drain's cells (after every other cell)."""
@@ -1143,7 +1148,8 @@ class TrbState:
             for run in runs
         ]
         self.OP_HOST_REAP_AICPU = [
-            o(OpKind.LOAD, f"host: wait for the AICPU kernel of run {run}", C.REAP_RUN, (ax, err, self.H_SCHED_ERR),
+            o(OpKind.LOAD, f"host: wait for the AICPU kernel of run {run}", C.REAP_RUN,
+              (ax, err, self.H_SCHED_ERR, self.E_KERNEL_RC),
               (), Order.ACQUIRE, reaped(ax, n_aicpu * (run + 1)))
             for run in runs
         ]

@@ -7,6 +7,7 @@ from collections.abc import Hashable, Iterable
 from model.scenario import FatalCode, Scenario
 from runtime.core import ThreadBody
 from runtime.trb.aicore import CoreAndHostThreads
+from runtime.trb.startup import work_left_after_init_failure
 
 ROLE_ORCH, ROLE_SCHED, ROLE_CORE, ROLE_HOST = "orchestrator", "scheduler", "aicore", "host"
 
@@ -76,6 +77,8 @@ class TrbSystem(CoreAndHostThreads):
             return None
         if expected is not None:
             return f"expected fatal {expected.name}({int(expected)}) was never latched"
+        if self.cfg.init_failure:
+            return work_left_after_init_failure(self)
         for run in range(self.runs):
             for ti, task in enumerate(self.plan.tasks):
                 n = self.ghost_consumed[run][ti]
