@@ -28,13 +28,12 @@ closure refuses nothing the real run could have done; and after a submit the orc
 run at once (a scope end only releases). The first observed event the model does not enable is reported
 with the model's reason and the events before it.
 
-Cost: everything here is linear in the run (events, layout, scope lookup, the model's static set-up), but
-the model's state is an immutable tuple with one entry per task of the program, and every model step that
-changes a task rebuilds that tuple (``list(state[S_TASKS])`` ... ``tuple(tasks)``, plus freeing the old
-one): O(tasks) per step, about 7 steps per observed event (the orchestrator's admit/collect/claim/register/
-wire steps of a submit, dispatch, completion, deferred-release steps). So the replay costs a + b * tasks per
-event (a: the model's Python per step; b: the copies); benchmarks/bench_conformance.py measures both. The
-other checks are linear.
+Cost: everything here is linear in the run (events, layout, scope lookup, the model's static set-up). The
+model runs in its in-place mode (``TrbModel(in_place=True)``: the per-task part of the state is one list
+that each step updates where it stands, by the same transition code the explorer runs on tuples), so a model
+step costs O(1) whatever the number of tasks; about 7 model steps per observed event (the orchestrator's
+admit/collect/claim/register/wire steps of a submit, dispatch, completion, deferred-release steps).
+`cross_check` runs the copying mode instead (`TrbModel.actions` needs it); tests compare the two.
 """
 
 from __future__ import annotations
@@ -142,7 +141,9 @@ def replay_run(tl: Timeline, *, cross_check: bool = False) -> ReplayOutcome:
     assert tl.trace.deps is not None and tl.order is not None
     try:
         scenario = _layout(tl, tl.rebuilt_scenario(), _config(tl))
-        model = TrbModel(scenario)
+        # The replay advances one state linearly (it never branches), so the model updates it in place
+        # (O(1) per step); the cross-check calls `actions`, which needs the copying mode.
+        model = TrbModel(scenario, in_place=not cross_check)
     except PtocheckError as exc:
         return ReplayOutcome(False, note=f"no model scenario: {exc.render()}")
     return _Replayer(tl, model, cross_check).run()
