@@ -48,6 +48,7 @@ Reductions (hooks for `model.explorer`; their obligations are checked exhaustive
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from model.dependencies import collect_edges, merge_rows, registrations
@@ -163,14 +164,26 @@ class TrbModel:
         self.fuse_notify = self.queue_capacity >= self.ntasks
         self._orch_cache: tuple[State, Action | Blocked | None, State | None] | None = None
         self._props: list[Property[State]] | None = None
-        # Static facts for the reductions (module docstring).
+
+    # Static facts for the reductions (module docstring), computed on first use: a replay never reduces.
+
+    @cached_property
+    def _no_slot_successor(self) -> tuple[bool, ...]:
         info = self.info
-        self._no_slot_successor = tuple(
-            info.task_at(t.ring, t.local + info.windows[t.ring]) < 0 for t in info.tasks
-        )
-        slack = tuple(self._max_links(r, cfg.dep_pool[r]) <= cfg.dep_pool[r] for r in range(NUM_RINGS))
-        self._dep_pool_slack_rings = tuple(r for r in range(NUM_RINGS) if slack[r])
-        self._dep_mark_unread = tuple(slack[t.ring] for t in info.tasks)
+        return tuple(info.task_at(t.ring, t.local + info.windows[t.ring]) < 0 for t in info.tasks)
+
+    @cached_property
+    def _dep_pool_slack(self) -> tuple[bool, ...]:
+        pool = self.scenario.config.dep_pool
+        return tuple(self._max_links(r, pool[r]) <= pool[r] for r in range(NUM_RINGS))
+
+    @cached_property
+    def _dep_pool_slack_rings(self) -> tuple[int, ...]:
+        return tuple(r for r in range(NUM_RINGS) if self._dep_pool_slack[r])
+
+    @cached_property
+    def _dep_mark_unread(self) -> tuple[bool, ...]:
+        return tuple(self._dep_pool_slack[t.ring] for t in self.info.tasks)
 
     # ------------------------------------------------------------------ Model protocol
 
