@@ -47,7 +47,8 @@ Reductions (hooks for `model.explorer`; their obligations are checked exhaustive
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from model.dependencies import collect_edges, merge_rows, registrations
@@ -135,8 +136,17 @@ class Blocked:
 class TrbModel:
     """The `Model` of one scenario on the tensormap_and_ringbuffer runtime."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, in_place: bool = False) -> None:
         self.scenario = scenario
+        # The per-task part of a state is a tuple (hashable, shareable between states: the explorer) or,
+        # with `in_place`, one list every step updates where it stands (O(1) per step instead of a copy of
+        # all tasks). The transition logic is the same code either way; only these two conversions differ.
+        # An in-place model supports one linear use: advance only the latest state, take every orchestrator
+        # step `orchestrator_step` returns, and never call `actions` (it computes the orchestrator's
+        # successor eagerly); states are then unhashable and earlier ones see later changes.
+        self.in_place = in_place
+        self._thaw: Callable[[Any], Any] = _same if in_place else list
+        self._freeze: Callable[[Any], Any] = _same if in_place else tuple
         self.info = ProgramInfo(scenario)
         cfg = scenario.config
         self.consts = cfg.constants
@@ -154,14 +164,26 @@ class TrbModel:
         self.fuse_notify = self.queue_capacity >= self.ntasks
         self._orch_cache: tuple[State, Action | Blocked | None, State | None] | None = None
         self._props: list[Property[State]] | None = None
-        # Static facts for the reductions (module docstring).
+
+    # Static facts for the reductions (module docstring), computed on first use: a replay never reduces.
+
+    @cached_property
+    def _no_slot_successor(self) -> tuple[bool, ...]:
         info = self.info
-        self._no_slot_successor = tuple(
-            info.task_at(t.ring, t.local + info.windows[t.ring]) < 0 for t in info.tasks
-        )
-        slack = tuple(self._max_links(r, cfg.dep_pool[r]) <= cfg.dep_pool[r] for r in range(NUM_RINGS))
-        self._dep_pool_slack_rings = tuple(r for r in range(NUM_RINGS) if slack[r])
-        self._dep_mark_unread = tuple(slack[t.ring] for t in info.tasks)
+        return tuple(info.task_at(t.ring, t.local + info.windows[t.ring]) < 0 for t in info.tasks)
+
+    @cached_property
+    def _dep_pool_slack(self) -> tuple[bool, ...]:
+        pool = self.scenario.config.dep_pool
+        return tuple(self._max_links(r, pool[r]) <= pool[r] for r in range(NUM_RINGS))
+
+    @cached_property
+    def _dep_pool_slack_rings(self) -> tuple[int, ...]:
+        return tuple(r for r in range(NUM_RINGS) if self._dep_pool_slack[r])
+
+    @cached_property
+    def _dep_mark_unread(self) -> tuple[bool, ...]:
+        return tuple(self._dep_pool_slack[t.ring] for t in self.info.tasks)
 
     # ------------------------------------------------------------------ Model protocol
 
@@ -176,7 +198,7 @@ class TrbModel:
             0,
             (),
             (EMPTY_RING,) * NUM_RINGS,
-            (EMPTY_TASK,) * self.ntasks,
+            [EMPTY_TASK] * self.ntasks if self.in_place else (EMPTY_TASK,) * self.ntasks,
             ((), (), (), ()),
             ((), ()),
             (),
@@ -266,7 +288,7 @@ class TrbModel:
             return self._fresh_round(state[S_ROUND] + 1)
         if kind == A_ADVANCE:
             return self._advance(state, action[1])
-        tasks = list(state[S_TASKS])
+        tasks = self._thaw(state[S_TASKS])
         if kind == A_DISPATCH:
             return self._dispatch(state, tasks, action[1], action[2])
         if kind == A_COMPLETE:
@@ -278,11 +300,11 @@ class TrbModel:
             tasks[t] = self._mark_completed(tasks[t])
             if self.fuse_notify:
                 self._notify_all(tasks, t, ready)
-            return self._with(state, tasks=tuple(tasks), ready=tuple(ready))
+            return self._with(state, tasks=self._freeze(tasks), ready=tuple(ready))
         if kind == A_NOTIFY:
             ready = list(state[S_READY])
             self._notify_next(tasks, action[1], ready)
-            return self._with(state, tasks=tuple(tasks), ready=tuple(ready))
+            return self._with(state, tasks=self._freeze(tasks), ready=tuple(ready))
         if kind == A_RELEASE:
             c = action[1]
             ct = tasks[c]
@@ -301,7 +323,7 @@ class TrbModel:
                 ct = _set(ct, T_RELCUR, cur)
                 ct = _set(ct, T_FLAGS, ct[T_FLAGS] | F_SELF_RELEASED)
                 tasks[c] = _consumed_check(ct)  # the self consumed-check
-            return self._with(state, tasks=tuple(tasks))
+            return self._with(state, tasks=self._freeze(tasks))
         raise AssertionError(f"unknown action {action}")
 
     # ------------------------------------------------------------------ reductions (module docstring)
@@ -411,7 +433,7 @@ class TrbModel:
             cores[C_AIV] = _insert_sorted(cores[C_AIV], t, n_aiv)
         else:
             cores[ctype] = _insert_sorted(cores[ctype], t, 1)
-        return self._with(state, tasks=tuple(tasks), ready=tuple(ready), cores=tuple(cores))
+        return self._with(state, tasks=self._freeze(tasks), ready=tuple(ready), cores=tuple(cores))
 
     def _complete(self, state: State, tasks: list[Any], t: int, ctype: int) -> State:
         cores = list(state[S_CORES])
@@ -421,12 +443,12 @@ class TrbModel:
         tt = _set(tt, T_SDONE, sdone)
         if sdone != self.info.tasks[t].subtasks:
             tasks[t] = tt
-            return self._with(state, tasks=tuple(tasks), cores=tuple(cores))
+            return self._with(state, tasks=self._freeze(tasks), cores=tuple(cores))
         tasks[t] = self._mark_completed(tt)
         ready = list(state[S_READY])
         if self.fuse_notify:
             self._notify_all(tasks, t, ready)
-        return self._with(state, tasks=tuple(tasks), cores=tuple(cores), ready=tuple(ready))
+        return self._with(state, tasks=self._freeze(tasks), cores=tuple(cores), ready=tuple(ready))
 
     def _notify_next(self, tasks: list[Any], p: int, ready: list[Any]) -> None:
         """release_fanin_and_check_ready for the next consumer of `p`'s completion snapshot."""
@@ -507,11 +529,11 @@ class TrbModel:
         if kind == I_END:
             frame = instr.frame
             if cur < len(frame):
-                tasks = list(s[S_TASKS])
+                tasks = self._thaw(s[S_TASKS])
                 t = frame[cur]
                 tt = tasks[t]
                 tasks[t] = _consumed_check(_set(tt, T_RSCOPE, 1))  # release_producer_scope
-                s[S_TASKS] = tuple(tasks)
+                s[S_TASKS] = self._freeze(tasks)
                 s[S_CUR] = cur + 1
                 if cur + 1 == len(frame):
                     return self._fuse_private(action, self._goto(s, pc + 1))  # the pop is private
@@ -601,18 +623,18 @@ class TrbModel:
         ring, base, end, wrapped = placed
         ring = _set(ring, R_CUR, local + 1)  # commit_task: cur.store(local+1, rel)
         rings[r] = ring
-        tasks = list(s[S_TASKS])
+        tasks = self._thaw(s[S_TASKS])
         flags = (F_DESC | F_WRAPPED) if wrapped else F_DESC
         if info.is_alloc:
             # alloc_tensors: prepare, write descriptor and payload, mark_completed; no TensorMap insert.
             tasks[t] = (COMPLETED, 0, 0, 0, 0, 0, flags, 0, 0, 0, 0, base, end, 0, (), (), ())
-            s[S_RINGS], s[S_TASKS] = tuple(rings), tuple(tasks)
+            s[S_RINGS], s[S_TASKS] = tuple(rings), self._freeze(tasks)
             if info.scope_tasks_before + 1 > self.info.scope_tasks_capacity:
                 s[S_FATAL] = int(FatalCode.SCOPE_TASKS_OVERFLOW)
             return action, self._goto(s, s[S_PC] + 1)
         # reset_for_reuse + PENDING; fanout_count = SCOPE_BIT (the scope reference is T_RSCOPE's pair)
         tasks[t] = (PENDING, 0, 0, 0, 0, 0, flags & ~F_DESC, 0, 0, 0, 0, base, end, 0, (), (), ())
-        s[S_RINGS], s[S_TASKS] = tuple(rings), tuple(tasks)
+        s[S_RINGS], s[S_TASKS] = tuple(rings), self._freeze(tasks)
         if info.scope_tasks_before + 1 > self.info.scope_tasks_capacity:
             s[S_FATAL] = int(FatalCode.SCOPE_TASKS_OVERFLOW)
             return action, tuple(s)
@@ -660,7 +682,7 @@ class TrbModel:
         if cur >= len(cands):
             return action, self._goto(s, s[S_PC], P_REGISTER)
         p, flags = cands[cur]
-        tasks = list(s[S_TASKS])
+        tasks = self._thaw(s[S_TASKS])
         gone, phantom = self._gone(s, p, t)
         info = self.info
         if not gone and p != t and info.tasks[p].ring == info.tasks[t].ring and info.slot(p) == info.slot(t):
@@ -691,7 +713,7 @@ class TrbModel:
                     tasks[p] = pt
             ct = _set(_set(ct, T_EDGES, (*edges, (p, flags, phantom))), T_SPILL, spill)
             tasks[t] = ct
-        s[S_TASKS] = tuple(tasks)
+        s[S_TASKS] = self._freeze(tasks)
         s[S_CUR] = cur + 1
         return action, tuple(s)
 
@@ -771,16 +793,16 @@ class TrbModel:
             if pool - len(tmap) < needed:
                 return Blocked("TensorMap pool full", backstop=int(FatalCode.TENSORMAP_OVERFLOW)), None
         tmap = tmap + registrations(self.info, t)
-        tasks = list(s[S_TASKS])
+        tasks = self._thaw(s[S_TASKS])
         tasks[t] = _set(tasks[t], T_FLAGS, tasks[t][T_FLAGS] | F_DESC)
-        s[S_TMAP], s[S_RINGS], s[S_TASKS] = tmap, tuple(rings), tuple(tasks)
+        s[S_TMAP], s[S_RINGS], s[S_TASKS] = tmap, tuple(rings), self._freeze(tasks)
         # O8-O10 touch only orchestrator-private state; publication (O11) is the next visible step.
         return self._publish(s, t, action)
 
     # -- O11: publish (fast paths a / b, or dep-pool reserve then wiring)
 
     def _publish(self, s: list[Any], t: int, action: Action) -> tuple[Action | Blocked, State | None]:
-        tasks = list(s[S_TASKS])
+        tasks = self._thaw(s[S_TASKS])
         ct = tasks[t]
         edges = ct[T_EDGES]
         ready = list(s[S_READY])
@@ -790,7 +812,7 @@ class TrbModel:
             ct = _set(_set(ct, T_FCOUNT, 1), T_FRC, 1)
             ct = _set(ct, T_DMARK, rings[r][R_DTOP])
             tasks[t] = self._route_ready(ct, t, ready)
-            s[S_TASKS], s[S_READY] = tuple(tasks), tuple(ready)
+            s[S_TASKS], s[S_READY] = self._freeze(tasks), tuple(ready)
             return action, self._goto(s, s[S_PC] + 1)
         nwait = sum(1 for e in edges if e[1] & WAIT)
         if all(tasks[p][T_ST] >= COMPLETED and not ph for p, f, ph in edges if f & WAIT):  # (b)
@@ -803,7 +825,7 @@ class TrbModel:
                         tasks[p] = _release(tasks[p])
             ct = _set(ct, T_DMARK, rings[r][R_DTOP])
             tasks[t] = self._route_ready(ct, t, ready)
-            s[S_TASKS], s[S_READY] = tuple(tasks), tuple(ready)
+            s[S_TASKS], s[S_READY] = self._freeze(tasks), tuple(ready)
             return action, self._goto(s, s[S_PC] + 1)
         # (c) dep_pool.ensure_space(ring, wfanin, oldest_open) then wire_fanin_task
         ring = rings[r]
@@ -819,7 +841,7 @@ class TrbModel:
                     structural = int(FatalCode.DEP_POOL_OVERFLOW)
                 return Blocked("dep-list pool full", structural, int(FatalCode.DEP_POOL_OVERFLOW)), None
         tasks[t] = _set(ct, T_FCOUNT, nwait + 1)  # W1: fanin_count published before any link (INV-F1)
-        s[S_TASKS], s[S_RINGS] = tuple(tasks), tuple(rings)
+        s[S_TASKS], s[S_RINGS] = self._freeze(tasks), tuple(rings)
         return action, self._goto(s, s[S_PC], P_WIRE, 0, 0)
 
     def _reclaim_dep_pool(self, ring: Any, r: int, tasks: Any) -> Any:
@@ -832,7 +854,7 @@ class TrbModel:
     # -- W2: one atomic action under L(P) per edge, then the WAIT-only pin release
 
     def _wire(self, s: list[Any], t: int, action: Action) -> tuple[Action, State]:
-        tasks = list(s[S_TASKS])
+        tasks = self._thaw(s[S_TASKS])
         ct = tasks[t]
         edges = ct[T_EDGES]
         cur = s[S_CUR]
@@ -861,7 +883,7 @@ class TrbModel:
                 tasks[p] = pt
             tasks[t] = ct
             s[S_RINGS] = tuple(rings)
-        s[S_TASKS] = tuple(tasks)
+        s[S_TASKS] = self._freeze(tasks)
         s[S_CUR] = cur + 1
         s[S_AUX] = completed
         return action, tuple(s)
@@ -869,7 +891,7 @@ class TrbModel:
     # -- W4-W6: the orchestrator's +(completed+1), dep position, route if ready
 
     def _wire_done(self, s: list[Any], t: int) -> State:
-        tasks = list(s[S_TASKS])
+        tasks = self._thaw(s[S_TASKS])
         ct = tasks[t]
         ct = _set(ct, T_FRC, ct[T_FRC] + s[S_AUX] + 1)
         r = self.info.tasks[t].ring
@@ -878,7 +900,7 @@ class TrbModel:
         if ct[T_FRC] >= ct[T_FCOUNT]:
             ct = self._route_ready(ct, t, ready)
         tasks[t] = ct
-        s[S_TASKS], s[S_READY] = tuple(tasks), tuple(ready)
+        s[S_TASKS], s[S_READY] = self._freeze(tasks), tuple(ready)
         return self._goto(s, s[S_PC] + 1)
 
     # ------------------------------------------------------------------ presentation
@@ -949,6 +971,10 @@ class TrbModel:
 
 
 # ---------------------------------------------------------------------- tuple helpers
+
+
+def _same(x: Any) -> Any:
+    return x
 
 
 def _set(tup: Any, idx: int, value: Any) -> Any:

@@ -28,13 +28,12 @@ closure refuses nothing the real run could have done; and after a submit the orc
 run at once (a scope end only releases). The first observed event the model does not enable is reported
 with the model's reason and the events before it.
 
-Cost: everything here is linear in the run (events, layout, scope lookup, the model's static set-up), but
-the model's state is an immutable tuple with one entry per task of the program, and every model step that
-changes a task rebuilds that tuple (``list(state[S_TASKS])`` ... ``tuple(tasks)``, plus freeing the old
-one): O(tasks) per step, about 7 steps per observed event (the orchestrator's admit/collect/claim/register/
-wire steps of a submit, dispatch, completion, deferred-release steps). So the replay costs a + b * tasks per
-event (a: the model's Python per step; b: the copies); benchmarks/bench_conformance.py measures both. The
-other checks are linear.
+Cost: everything here is linear in the run (events, layout, scope lookup, the model's static set-up). The
+model runs in its in-place mode (``TrbModel(in_place=True)``: the per-task part of the state is one list
+that each step updates where it stands, by the same transition code the explorer runs on tuples), so a model
+step costs O(1) whatever the number of tasks; about 7 model steps per observed event (the orchestrator's
+admit/collect/claim/register/wire steps of a submit, dispatch, completion, deferred-release steps).
+`cross_check` runs the copying mode instead (`TrbModel.actions` needs it); tests compare the two.
 """
 
 from __future__ import annotations
@@ -101,7 +100,7 @@ from model.trb_model import (
     State,
     TrbModel,
 )
-from properties.conformance.timeline import Frame, Timeline
+from properties.conformance.timeline import Frame, TaskView, Timeline
 from properties.trace_scenario import task_name
 from runtime.traces.deps_json import TaskId
 from runtime.traces.swimlane import Execution
@@ -120,7 +119,31 @@ class _Event:
     kind: str
     task: int  # model task index
     ctype: int
-    ref: str  # the observed record(s), as the report names them
+    src: object  # the observed record(s): an Execution, a list of them (a MIX block), (phase, view), a view
+
+    @property
+    def ref(self) -> str:
+        """The observed record(s), as the report names them (rendered only for a report)."""
+        return _render_ref(self.src)
+
+
+def _render_ref(src: object) -> str:
+    if isinstance(src, str):
+        return src
+    if isinstance(src, Execution):
+        return (
+            f"chip_swimlane_records.json: aicore_tasks[{src.aicore_index}] ({TaskId.format(src.task_id)} on core "
+            f"{src.core} reg {src.reg_task_id})"
+        )
+    if isinstance(src, list):
+        return "; ".join(_render_ref(e) for e in src)
+    if isinstance(src, tuple):
+        p, view = src
+        return f"chip_swimlane_records.json: aicpu_scheduler_phases[{p.thread}][{p.pos}] ({p.kind} {view.name})"
+    assert isinstance(src, TaskView)
+    if src.orch:
+        return f"chip_swimlane_records.json: aicpu_orchestrator_phases[{src.orch[0].lane}][{src.orch[0].pos}] (submit {src.name})"
+    return f"submit of {src.name} (no record: before its first use)"
 
 
 @dataclass
@@ -142,7 +165,9 @@ def replay_run(tl: Timeline, *, cross_check: bool = False) -> ReplayOutcome:
     assert tl.trace.deps is not None and tl.order is not None
     try:
         scenario = _layout(tl, tl.rebuilt_scenario(), _config(tl))
-        model = TrbModel(scenario)
+        # The replay advances one state linearly (it never branches), so the model updates it in place
+        # (O(1) per step); the cross-check calls `actions`, which needs the copying mode.
+        model = TrbModel(scenario, in_place=not cross_check)
     except PtocheckError as exc:
         return ReplayOutcome(False, note=f"no model scenario: {exc.render()}")
     return _Replayer(tl, model, cross_check).run()
@@ -301,10 +326,10 @@ class _Replayer:
         seq = 0
         first_activity: dict[int, int] = {}
 
-        def add(cycle: int, kind: str, task: int, ctype: int, ref: str) -> int:
+        def add(cycle: int, kind: str, task: int, ctype: int, src: object) -> int:
             nonlocal seq
             key = 8 * cycle + _PRIORITY[kind]
-            events.append(_Event(key, seq, kind, task, ctype, ref))
+            events.append(_Event(key, seq, kind, task, ctype, src))
             seq += 1
             return key
 
@@ -314,7 +339,8 @@ class _Replayer:
         pending_of: set[tuple[int, int]] = set()
         if tl.trace.log is not None:
             pending_of = {(d.core_id, d.reg_task_id) for d in tl.trace.log.dispatches if d.pending}
-        mix_groups: dict[tuple[int, int, int], list[tuple[int, str]]] = defaultdict(list)
+        mix_groups: dict[tuple[int, int, int], list[tuple[int, Execution]]] = defaultdict(list)
+        by_log = tl.trace.log is not None and bool(tl.trace.log.dispatches)
         mix_seen: dict[tuple[int, int], int] = defaultdict(int)
         for core in sorted(per_core):
             rows = sorted(per_core[core], key=lambda e: (e.reg_task_id, e.aicore_index))
@@ -322,7 +348,7 @@ class _Replayer:
             done: list[int] = []
             for i, e in enumerate(rows):
                 prev = rows[i - 1] if i else None
-                if tl.trace.log is not None and tl.trace.log.dispatches:
+                if by_log:
                     pending = (e.core, e.reg_task_id) in pending_of
                 else:
                     pending = (
@@ -338,19 +364,18 @@ class _Replayer:
             for i, e in enumerate(rows):
                 t = self.index_of[e.task_id]
                 ctype = C_AIC if e.core_type == "aic" else C_AIV
-                ref = f"chip_swimlane_records.json: aicore_tasks[{e.aicore_index}] ({TaskId.format(e.task_id)} on core {core} reg {e.reg_task_id})"
                 if self.info.tasks[t].shape is Shape.MIX:
                     cluster = tl.trace.swimlane.metadata.cluster_of(core) if tl.trace.swimlane is not None else core
                     occurrence = mix_seen[(t, core)]
                     mix_seen[(t, core)] += 1
-                    mix_groups[(t, cluster, occurrence)].append((disp[i], ref))
+                    mix_groups[(t, cluster, occurrence)].append((disp[i], e))
                 else:
-                    key = add(disp[i], DISPATCH, t, ctype, ref)
+                    key = add(disp[i], DISPATCH, t, ctype, e)
                     first_activity[t] = min(first_activity.get(t, END_OF_TIME), key)
-                add(max(done[i], disp[i]), COMPLETE, t, ctype, ref)
+                add(max(done[i], disp[i]), COMPLETE, t, ctype, e)
         for (t, _cluster, _occ), members in sorted(mix_groups.items()):
             when = min(d for d, _ in members)
-            key = add(when, DISPATCH, t, C_AIC, "; ".join(r for _, r in members))
+            key = add(when, DISPATCH, t, C_AIC, [e for _, e in members])
             first_activity[t] = min(first_activity.get(t, END_OF_TIME), key)
         for view in tl.tasks.values():
             for p in view.inline:
@@ -358,8 +383,7 @@ class _Replayer:
                     inconclusive = "a predicated task was skipped; the model has no dispatch predicates"
                     continue
                 t = self.index_of[view.raw]
-                ref = f"chip_swimlane_records.json: aicpu_scheduler_phases[{p.thread}][{p.pos}] ({p.kind} {view.name})"
-                key = add(p.start, DUMMY_DONE, t, 0, ref)
+                key = add(p.start, DUMMY_DONE, t, 0, (p, view))
                 first_activity[t] = min(first_activity.get(t, END_OF_TIME), key)
         for raw in tl.order or ():
             view = tl.tasks[raw]
@@ -368,14 +392,9 @@ class _Replayer:
             key = min(own, first_activity.get(t, END_OF_TIME) - 1)
             if view.submit_lo is not None:
                 key = max(key, 8 * view.submit_lo)  # never before its submit began
-            ref = (
-                f"chip_swimlane_records.json: aicpu_orchestrator_phases[{view.orch[0].lane}][{view.orch[0].pos}] (submit {view.name})"
-                if view.orch
-                else f"submit of {view.name} (no record: before its first use)"
-            )
-            events.append(_Event(key, seq, SUBMIT, t, 0, ref))
+            events.append(_Event(key, seq, SUBMIT, t, 0, view))
             seq += 1
-        events.sort(key=lambda ev: (ev.key, ev.seq))
+        events.sort(key=lambda ev: ev.key)  # stable: equal keys stay in seq order
         return events, inconclusive
 
     # -- the loop
