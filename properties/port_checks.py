@@ -161,6 +161,7 @@ class PortInvariants:
         # which (property, arg) pairs a writes tuple triggers depends only on the registration, which is the
         # same for every system of one scenario: shared across runs, so short runs do not pay the scan again
         self._check_fn = {prop: check for checks in self.by_cell.values() for prop, check, _arg in checks}
+        self._check_cells = frozenset(self.by_cell)
         layout = tuple((cell, tuple((prop, arg) for prop, _c, arg in checks)) for cell, checks in self.by_cell.items())
         if len(_SHARED_CHECK_KEYS) > 64:
             _SHARED_CHECK_KEYS.clear()
@@ -186,11 +187,13 @@ class PortInvariants:
             self._on("watermark_monotone", (s.R_LA + r,), self._monotone, r)
             self._on("pool_bounds", (s.DP_TOP + r, s.DP_TAIL + r, s.FP_TOP + r, s.FP_TAIL + r,
                                      s.AL_TOP + r, s.AL_TAIL + r), self._pools, r)
-        for t in range(len(s.T_DEF)):
+        if s.def_cells > s.defer_cap:
             # the port keeps one cell past the capacity for the C++'s overflow store, unless the program has
-            # fewer tasks than the capacity (then no append can reach it: one entry per completion)
-            past = (s.T_DEF[t] + s.defer_cap,) if s.def_cells > s.defer_cap else ()
-            self._on("deferred_release_in_bounds", (s.T_DEF_COUNT + t, *past), self._deferred_bound, t)
+            # fewer tasks than the capacity (then no append can reach it: one entry per completion, and the
+            # check, which reads only that cell, can never fire: it is not registered)
+            for t in range(len(s.T_DEF)):
+                self._on("deferred_release_in_bounds", (s.T_DEF_COUNT + t, s.T_DEF[t] + s.defer_cap),
+                         self._deferred_bound, t)
         for g in range(s.n_slots):
             self._on("slot_rebind_after_reclaim", (s.D_LOCAL + g, s.S_BOUND + g), self._rebind, g)
             self._on("heap_disjoint", (s.D_BASE + g, s.D_END + g), self._heap, g)
@@ -445,14 +448,13 @@ class PortInvariants:
     def _check_keys(self, writes: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
         """The (property, arg) checks registered on any of `writes`, each once, in the order the cells name
         them (a property has one check function)."""
-        hit = self.by_cell.keys() & writes  # most writes (a scheduler's private cells) have no check
+        hit = self._check_cells.intersection(writes)  # most writes (a scheduler's private cells) have no check
         if not hit:
             return ()
         out: dict[tuple[str, int], None] = {}
-        for cell in writes:
-            if cell in hit:
-                for prop, _check, arg in self.by_cell[cell]:
-                    out.setdefault((prop, arg))
+        for cell in sorted(hit, key=writes.index):  # the order of their first mention in writes
+            for prop, _check, arg in self.by_cell[cell]:
+                out.setdefault((prop, arg))
         return tuple(out)
 
     def at_end(self, ex: Executor, outcome: str) -> Failure | None:

@@ -265,12 +265,8 @@ class SchedulerThread(OrchestratorThread):
             return any(len(items) != len(exp) or tuple(items) != exp for items, exp in watched)
 
         # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
-        reads = (
-            tuple(cell for cell, _v in seen)
-            + tuple(self.Q_ENQ + q for q, _e in qexp)
-            + tuple(self.Q_DEQ + q for q, _e in qexp)
-            + self.watchdog_reads
-        )
+        guard_reads = cells + tuple(self.Q_ENQ + q for q, _e in qexp) + tuple(self.Q_DEQ + q for q, _e in qexp)
+        reads = guard_reads + self.watchdog_reads
         return Op(
             OpKind.LOAD,
             f"resolve_and_dispatch[{t}]: idle spin until something it read changes",
@@ -280,6 +276,7 @@ class SchedulerThread(OrchestratorThread):
             Order.ACQUIRE,
             guard,
             "scheduler watchdog (SCHEDULER_TIMEOUT_MS)" if armed else None,
+            guard_reads,
         )
 
     def _fx_has_running(self, t: int) -> bool:

@@ -132,7 +132,7 @@ class ExecOps(Static):
             return op
         # a cell named twice is harmless (footprints are membership tests), so no dedupe
         return Op(op.kind, op.what, op.cite, op.reads + self._reads, op.writes + self._writes, op.order, op.guard,
-                  op.backstop)
+                  op.backstop, op.guard_reads)
 
     def _map(self, value: Any) -> Any:
         if not self._reads and not self._writes:
@@ -153,6 +153,9 @@ class TrbState:
     """Layout, constant ops and step helpers shared by every thread body."""
 
     data: DataHooks | None = None  # the data oracle's byte path (runtime/data); None: data-free run
+    # every guard reads only cells its op declares and every step declares what it writes (the footprint
+    # audit checks both): runtime.execution.run_once keeps the runnable set from each step's writes
+    guards_follow_footprints = True
 
     def __init__(self, scenario: Scenario, mutants: Iterable[str] = ()) -> None:
         self.scenario = scenario
