@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from model.errors import PtocheckError
-from runtime.core import ORDER_NAMES, Executor, Failure, Observer, StepRecord, System
+from runtime.core import ORDER_NAMES, Executor, Failure, Observer, Op, StepRecord, System
 
 SCHEDULE_PREFIX = "ptosched1:"
 
@@ -112,7 +112,7 @@ class RandomScheduler:
         self.runs = runs
         self._master = random.Random(seed)
         self._rng = random.Random(0)
-        self._below: Callable[[int], int] = self._rng._randbelow  # type: ignore[attr-defined]
+        self._bits = self._rng.getrandbits
         self._done = 0
         self.run_seed = seed
 
@@ -122,12 +122,38 @@ class RandomScheduler:
         self._done += 1
         self.run_seed = self._master.getrandbits(63)
         self._rng = random.Random(self.run_seed)
-        # randrange(n) for an int n >= 1 is exactly _randbelow(n) (same draws): called directly, per step
-        self._below = self._rng._randbelow  # type: ignore[attr-defined]
+        self._bits = self._rng.getrandbits
         return True
 
     def choose(self, choices: Sequence[int], current: int | None, step: int) -> int:
-        return choices[self._below(len(choices))] if len(choices) > 1 else choices[0]
+        n = len(choices)
+        if n == 1:
+            return choices[0]
+        if not _INLINE_RANDRANGE:
+            return choices[self._rng.randrange(n)]
+        # randrange(n) inlined (the same draws, checked at import): rejection sampling on n.bit_length() bits
+        bits, k = self._bits, n.bit_length()
+        r = bits(k)
+        while r >= n:
+            r = bits(k)
+        return choices[r]
+
+
+def _inline_randrange_matches() -> bool:
+    """Whether this Python's randrange(n) draws exactly what RandomScheduler.choose's inlined form does."""
+    a, b = random.Random(12345), random.Random(12345)
+    for n in (*range(2, 70), 1000, 1 << 20):
+        for _ in range(4):
+            k = n.bit_length()
+            r = b.getrandbits(k)
+            while r >= n:
+                r = b.getrandbits(k)
+            if a.randrange(n) != r:
+                return False
+    return True
+
+
+_INLINE_RANDRANGE = _inline_randrange_matches()
 
 
 class ReplayScheduler:
@@ -341,7 +367,7 @@ class _Loop:
                 slot.op = slot.body.send(not fire)
             except StopIteration:
                 slot.op = None
-            after_step(tid, op.writes)
+            after_step(tid, op)
             current = tid
             if record_trace:
                 trace.append(rec)
@@ -358,13 +384,48 @@ class _Loop:
 
 
 class _Universe:
-    """Cells guards have watched; `version` grows with `cells`."""
+    """Cells guards have watched; `version` grows with `cells`. `by_what`: op text -> [(writes, version,
+    the cells of writes in `cells`)] (an op of a new system is a new object with an earlier run's text and
+    footprint: found by the text, whose hash the string keeps, and an equality test of the writes)."""
 
-    __slots__ = ("cells", "version")
+    __slots__ = ("by_id", "by_what", "cells", "version")
 
     def __init__(self) -> None:
         self.cells: set[int] = set()
         self.version = 0
+        self.by_what: dict[str, list[tuple[tuple[int, ...], int, tuple[int, ...]]]] = {}
+        # id(writes) -> (writes, kept so the id stays theirs; version; narrowed): footprints a port shares
+        self.by_id: dict[int, tuple[tuple[int, ...], int, tuple[int, ...]]] = {}
+
+    def narrow(self, what: str, writes: tuple[int, ...]) -> tuple[int, ...]:
+        """The cells of `writes` in `cells`, ascending (so the re-evaluation order never depends on set
+        order; guards are pure, so it could not matter anyway)."""
+        known = self.by_id.get(id(writes))
+        if known is not None and known[0] is writes and known[1] == self.version:
+            return known[2]
+        cells = self._narrow(what, writes)
+        if len(self.by_id) > 65536:
+            self.by_id.clear()
+        self.by_id[id(writes)] = (writes, self.version, cells)
+        return cells
+
+    def _narrow(self, what: str, writes: tuple[int, ...]) -> tuple[int, ...]:
+        bucket = self.by_what.get(what)
+        if bucket is None:
+            if len(self.by_what) > 65536:
+                self.by_what.clear()
+            bucket = self.by_what[what] = []
+        for i, (known, version, cells) in enumerate(bucket):
+            if known == writes:
+                if version == self.version:
+                    return cells
+                del bucket[i]
+                break
+        cells = tuple(sorted(self.cells.intersection(writes)))
+        if len(bucket) >= 16:  # one text, many footprints (a scan's range): keep the latest ones
+            del bucket[0]
+        bucket.append((writes, self.version, cells))
+        return cells
 
 
 _UNIVERSES: dict[tuple[type, int], _Universe] = {}
@@ -399,8 +460,8 @@ class _IncrementalRunnable:
         if len(_UNIVERSES) > 64:
             _UNIVERSES.clear()
         self.universe = _UNIVERSES.setdefault((type(ex.system), len(ex.system.mem.cells)), _Universe())
-        # id(writes) -> (writes, version, the cells of writes in the universe); writes kept so ids stay unique
-        self.narrowed: dict[int, tuple[tuple[int, ...], int, tuple[int, ...]]] = {}
+        # id(op) -> (op, version, the cells of its writes in the universe); the op kept so its id stays unique
+        self.narrowed: dict[int, tuple[Op, int, tuple[int, ...]]] = {}
         for tid in range(n):
             op = self.slots[tid].op
             if op is not None and op.guard is not None:
@@ -429,8 +490,8 @@ class _IncrementalRunnable:
             universe.cells.update(reads)
             universe.version += 1
 
-    def after_step(self, tid: int, writes: tuple[int, ...]) -> None:
-        """Thread `tid` has just run a step that wrote (at most) `writes`."""
+    def after_step(self, tid: int, stepped: Op) -> None:
+        """Thread `tid` has just run the step `stepped` announced (which wrote at most `stepped.writes`)."""
         ready = self.ready
         choices = self.choices
         # the stepping thread: its new op
@@ -451,14 +512,13 @@ class _IncrementalRunnable:
             else:
                 choices.remove(tid)
         # the guarded threads watching a written cell
-        entry = self.narrowed.get(id(writes))
+        writes = stepped.writes
+        entry = self.narrowed.get(id(stepped))
         universe = self.universe
-        if entry is None or entry[0] is not writes or entry[1] != universe.version:
-            if len(self.narrowed) > 8192:  # footprints built per step are not kept forever
+        if entry is None or entry[0] is not stepped or entry[1] != universe.version:
+            if len(self.narrowed) > 8192:  # ops built per step are not kept forever
                 self.narrowed.clear()
-            # sorted: the re-evaluation order never depends on set order (guards are pure, so it cannot matter)
-            entry = (writes, universe.version, tuple(sorted(universe.cells.intersection(writes))))
-            self.narrowed[id(writes)] = entry
+            entry = self.narrowed[id(stepped)] = (stepped, universe.version, universe.narrow(stepped.what, writes))
         cells = entry[2]
         if not cells:
             return

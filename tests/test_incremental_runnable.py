@@ -58,6 +58,15 @@ def test_incremental_choices_equal_the_full_scan_at_every_step(index: int) -> No
             assert got.failure == want.failure
 
 
+def test_incremental_choices_equal_the_full_scan_with_the_data_path() -> None:
+    # the data oracle's byte path adds tensor-data waits (guarded ops of their own)
+    scenario = builtin("pa_two_blocks")
+    for seed in range(2):
+        got = _run(TrbSystem(scenario, data=True, data_seed=seed), RandomScheduler(seed), cross_check=True)
+        want = _run(_Scanning(scenario, data=True, data_seed=seed), RandomScheduler(seed), cross_check=False)
+        assert (got.outcome, got.schedule) == (want.outcome, want.schedule)
+
+
 class _IdleGuardForgetsItsCells(AuditedTrb):
     """Plants a wrong claim: the scheduler's idle wait says its guard reads only the queue positions, while
     it also compares the cells its last iteration read."""
