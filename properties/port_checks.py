@@ -302,8 +302,10 @@ class PortInvariants:
             return f"{s.slot_label(g)}: buffer [{base:#x}, {end:#x}) outside ring {r}'s heap [{lo:#x}, {hi:#x})"
         if end <= base:
             return None
+        la, cur = c[s.R_LA + r], c[s.R_CUR + r]
         for h in range(s.slot_base[r], s.slot_base[r] + s.plan.nslots[r]):
-            if h == g or not self._live(h):
+            # `self._live(h)` inlined (h is in ring r)
+            if h == g or not (c[s.S_BOUND + h] and c[s.D_RING + h] == r and la <= c[s.D_LOCAL + h] < cur):
                 continue
             b2, e2 = c[s.D_BASE + h], c[s.D_END + h]
             if e2 > b2 and base < e2 and b2 < end:

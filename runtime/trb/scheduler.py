@@ -262,7 +262,10 @@ class SchedulerThread(OrchestratorThread):
                     return True
             elif cells and c[cells[0]] != values[0]:
                 return True
-            return any(len(items) != len(exp) or tuple(items) != exp for items, exp in watched)
+            for items, exp in watched:  # noqa: SIM110  (a loop, not any(genexpr): no generator per call)
+                if len(items) != len(exp) or tuple(items) != exp:
+                    return True
+            return False
 
         # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
         guard_reads = cells + tuple(self.Q_ENQ + q for q, _e in qexp) + tuple(self.Q_DEQ + q for q, _e in qexp)

@@ -143,6 +143,9 @@ def _extended(own: tuple[int, ...], extra: tuple[int, ...]) -> tuple[int, ...]:
     return entry[1]
 
 
+_AUGMENTED: dict[tuple[object, ...], tuple[object, object, object, object, object, Op]] = {}
+
+
 class ExecOps(Static):
     """The op tables as one executor announces them: `ops.OP_X` is `state.OP_X` (same shape: an Op, or
     nested lists of Ops) with `reads` and `writes` extended by the executor's cells. Built lazily, once per
@@ -156,6 +159,26 @@ class ExecOps(Static):
     def augment(self, op: Op) -> Op:
         if not self._reads and not self._writes:
             return op
+        if op.guard is None and op.guard_reads is None:
+            # an unguarded op is plain data: the augmented op of an equal op (same text, kind, order, backstop
+            # and the same footprint and cite objects: canonical footprints, module-level cites) is shared
+            # across systems, instead of built again by every run's lazily extended tables
+            key = (op.what, id(op.reads), id(op.writes), id(op.cite), id(self._reads), id(self._writes))
+            hit = _AUGMENTED.get(key)
+            if (hit is not None and hit[0] is op.reads and hit[1] is op.writes and hit[2] is op.cite
+                    and hit[3] is self._reads and hit[4] is self._writes):
+                shared = hit[5]  # (enum members and None compared by identity: an IntEnum hashes in Python)
+                if shared.kind is op.kind and shared.order is op.order and shared.backstop == op.backstop:
+                    return shared
+            new = self._augmented(op)
+            if len(_AUGMENTED) > 200_000:
+                _AUGMENTED.clear()
+            # the objects named by id are kept in the entry, so their ids cannot be reused while it lives
+            _AUGMENTED[key] = (op.reads, op.writes, op.cite, self._reads, self._writes, new)
+            return new
+        return self._augmented(op)
+
+    def _augmented(self, op: Op) -> Op:
         # a cell named twice is harmless (footprints are membership tests), so no dedupe
         return Op(op.kind, op.what, op.cite, _extended(op.reads, self._reads), _extended(op.writes, self._writes),
                   op.order, op.guard, op.backstop, op.guard_reads)
