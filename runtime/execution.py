@@ -333,8 +333,8 @@ class _Loop:
         slots = ex.slots
         choose, on_steps = self.choose, self.on_steps
         schedule, trace, record_trace, max_steps = self.schedule, self.trace, self.record_trace, self.max_steps
-        choices = tracker.choices
-        after_step = tracker.after_step
+        choices, ready, registered = tracker.choices, tracker.ready, tracker.registered
+        narrowed, universe = tracker.narrowed, tracker.universe
         current: int | None = None
         preemptions = 0
         n = 0
@@ -363,11 +363,34 @@ class _Loop:
             rec = StepRecord(n, tid, op, fire)
             n += 1
             ex.steps = n
+            new: Op | None
             try:
-                slot.op = slot.body.send(not fire)
+                new = slot.op = slot.body.send(not fire)
             except StopIteration:
-                slot.op = None
-            after_step(tid, op)
+                new = slot.op = None
+            # the runnable set after the step (kept here, the tracker's state in locals): the stepping
+            # thread's new op first
+            if new is None or new.guard is None:
+                if registered[tid]:
+                    tracker.watch(tid, ())
+                now = new is not None
+            else:
+                watched = new.reads if new.guard_reads is None else new.guard_reads
+                if watched is not registered[tid]:
+                    tracker.watch(tid, watched)
+                now = new.guard()
+            if ready[tid] != now:
+                ready[tid] = now
+                if now:
+                    insort(choices, tid)
+                else:
+                    choices.remove(tid)
+            # then the guarded threads watching a cell the step wrote
+            entry = narrowed.get(id(op))
+            if entry is None or entry[0] is not op or entry[1] != universe.version:
+                entry = tracker.narrowed_entry(op)
+            if entry[2]:
+                tracker.wake(tid, entry[2])
             current = tid
             if record_trace:
                 trace.append(rec)
@@ -465,13 +488,13 @@ class _IncrementalRunnable:
         for tid in range(n):
             op = self.slots[tid].op
             if op is not None and op.guard is not None:
-                self._watch(tid, op.reads if op.guard_reads is None else op.guard_reads)
+                self.watch(tid, op.reads if op.guard_reads is None else op.guard_reads)
                 self.ready[tid] = op.guard()
             else:
                 self.ready[tid] = op is not None
         self.choices = [tid for tid in range(n) if self.ready[tid]]
 
-    def _watch(self, tid: int, reads: tuple[int, ...]) -> None:
+    def watch(self, tid: int, reads: tuple[int, ...]) -> None:
         """Thread `tid` now watches the cells `reads` (instead of those it watched before)."""
         watchers = self.watchers
         for cell in self.registered[tid]:
@@ -490,38 +513,18 @@ class _IncrementalRunnable:
             universe.cells.update(reads)
             universe.version += 1
 
-    def after_step(self, tid: int, stepped: Op) -> None:
-        """Thread `tid` has just run the step `stepped` announced (which wrote at most `stepped.writes`)."""
+    def narrowed_entry(self, stepped: Op) -> tuple[Op, int, tuple[int, ...]]:
+        """(stepped, universe version, the cells of its writes some guard may watch), kept per op."""
+        if len(self.narrowed) > 8192:  # ops built per step are not kept forever
+            self.narrowed.clear()
+        universe = self.universe
+        entry = self.narrowed[id(stepped)] = (stepped, universe.version, universe.narrow(stepped.what, stepped.writes))
+        return entry
+
+    def wake(self, tid: int, cells: tuple[int, ...]) -> None:
+        """Re-evaluate the guards of the threads (other than `tid`, just refreshed) watching `cells`."""
         ready = self.ready
         choices = self.choices
-        # the stepping thread: its new op
-        op = self.slots[tid].op
-        if op is None or op.guard is None:
-            if self.registered[tid]:
-                self._watch(tid, ())
-            now = op is not None
-        else:
-            watched = op.reads if op.guard_reads is None else op.guard_reads
-            if watched is not self.registered[tid]:
-                self._watch(tid, watched)
-            now = op.guard()
-        if ready[tid] != now:
-            ready[tid] = now
-            if now:
-                insort(choices, tid)
-            else:
-                choices.remove(tid)
-        # the guarded threads watching a written cell
-        writes = stepped.writes
-        entry = self.narrowed.get(id(stepped))
-        universe = self.universe
-        if entry is None or entry[0] is not stepped or entry[1] != universe.version:
-            if len(self.narrowed) > 8192:  # ops built per step are not kept forever
-                self.narrowed.clear()
-            entry = self.narrowed[id(stepped)] = (stepped, universe.version, universe.narrow(stepped.what, writes))
-        cells = entry[2]
-        if not cells:
-            return
         watchers = self.watchers
         slots = self.slots
         for cell in cells:
