@@ -235,24 +235,39 @@ def run_once(
     `_IncrementalRunnable`); `cross_check` then also recomputes it in full at every step and raises
     AssertionError on any difference (for tests: the fast path must offer exactly what the full scan does).
     """
+    # The cyclic collector is paused for the whole run and restored even if an observer or the scheduler
+    # raises. A run allocates no reference cycles (its objects die by reference counting), but the
+    # collector, triggered by the allocation count, would rescan the system's large object graph many times
+    # per run, and at any step could start collecting the systems of earlier runs (which are cyclic
+    # garbage): that work is the systems' lifecycle, not this run's steps, and happens when the caller
+    # next allocates (building the next system).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(system, scheduler, observers, max_steps, record_trace, on_executor, cross_check)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(
+    system: System,
+    scheduler: Scheduler,
+    observers: Sequence[Observer],
+    max_steps: int,
+    record_trace: bool,
+    on_executor: Callable[[Executor], None] | None,
+    cross_check: bool,
+) -> RunResult:
     ex = Executor(system)
     if on_executor is not None:
         on_executor(ex)
     names = [s.name for s in ex.slots]
     loop = _Loop(ex, scheduler, observers, max_steps, record_trace)
-    # A run allocates no reference cycles (its objects die by reference counting), while the cyclic
-    # collector, triggered by the allocation count, would rescan the system's large object graph many times
-    # per run: it is paused for the loop and restored even if an observer or the scheduler raises.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        if getattr(system, "guards_follow_footprints", False):
-            loop.run_tracked(_IncrementalRunnable(ex), cross_check)
-        else:
-            loop.run_scanning()
-    finally:
-        if collecting:
-            gc.enable()
+    if getattr(system, "guards_follow_footprints", False):
+        loop.run_tracked(_IncrementalRunnable(ex), cross_check)
+    else:
+        loop.run_scanning()
     outcome, failure = loop.outcome, loop.failure
     work_left = system.work_left()
     if outcome == DONE and (not ex.finished() or work_left is not None):
