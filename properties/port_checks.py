@@ -42,7 +42,7 @@ from model.scenario import (
     Tag,
     validate,
 )
-from runtime.core import Executor, Failure, Observer, StepRecord, System
+from runtime.core import Executor, Failure, Observer, Op, StepRecord, System
 from runtime.execution import DEADLOCK, DONE
 from runtime.search import SearchBounds, search
 from runtime.trb import consts as K
@@ -118,6 +118,9 @@ SOMETIMES: tuple[PortProperty, ...] = (
 )
 
 Check = Callable[[int], str | None]
+# a check as the class defines it (called with the observer): shareable across the runs of one scenario
+UnboundCheck = Callable[["PortInvariants", int], str | None]
+CheckSteps = tuple[tuple[str, UnboundCheck, int], ...]  # (property, check, arg), in evaluation order
 
 # fatal codes the runtime latches when it detects that nothing moves (its deadlock and timeout backstops)
 NO_PROGRESS_CODES = frozenset(int(code) for code in (
@@ -145,8 +148,22 @@ class ModelEdges:
                 self.retain_readers[row.pred].append(row.succ)
 
 
-# layout of a PortInvariants registration -> {op writes -> the (property, arg) checks they trigger}
-_SHARED_CHECK_KEYS: dict[Hashable, dict[tuple[int, ...], tuple[tuple[str, int], ...]]] = {}
+CheckKeys = tuple[tuple[str, int], ...]  # the (property, arg) checks a footprint triggers, in order
+
+
+class _SharedChecks:
+    """Which checks a footprint triggers depends only on the registration, which is the same for every
+    system of one scenario: kept across runs, so short runs do not pay the scan again."""
+
+    def __init__(self) -> None:
+        # id(op writes) -> (those writes, kept so the id stays theirs; their checks)
+        self.by_id: dict[int, tuple[tuple[int, ...], CheckSteps]] = {}
+        # op text -> [(op writes, their checks)] (footprints a port does not share)
+        self.by_what: dict[str, list[tuple[tuple[int, ...], CheckKeys]]] = {}
+        self.steps: dict[CheckKeys, CheckSteps] = {}  # one tuple per distinct set of checks
+
+
+_SHARED_CHECKS: dict[Hashable, _SharedChecks] = {}  # layout of a PortInvariants registration -> its caches
 
 
 class PortInvariants:
@@ -169,16 +186,22 @@ class PortInvariants:
         self.retain_wired: dict[tuple[int, int], list[int]] = {}
         self.by_cell: dict[int, list[tuple[str, Check, int]]] = {}
         # per announced op (by identity; the op is kept so its id stays unique): the checks its writes trigger
-        self._checks_of_op: dict[int, tuple[object, tuple[tuple[str, Check, int], ...]]] = {}
-        self._checks_of_writes: dict[tuple[int, ...], tuple[tuple[str, Check, int], ...]] = {}
+        self._checks_of_op: dict[int, tuple[object, CheckSteps]] = {}
         self._register()
         # which (property, arg) pairs a writes tuple triggers depends only on the registration, which is the
         # same for every system of one scenario: shared across runs, so short runs do not pay the scan again
-        self._check_fn = {prop: check for checks in self.by_cell.values() for prop, check, _arg in checks}
-        layout = tuple((cell, tuple((prop, arg) for prop, _c, arg in checks)) for cell, checks in self.by_cell.items())
-        if len(_SHARED_CHECK_KEYS) > 64:
-            _SHARED_CHECK_KEYS.clear()
-        self._shared_keys = _SHARED_CHECK_KEYS.setdefault(layout, {})
+        self._check_fn: dict[str, UnboundCheck] = {  # registered as bound methods: their functions
+            prop: check.__func__  # type: ignore[attr-defined]
+            for checks in self.by_cell.values() for prop, check, _arg in checks
+        }
+        self._check_cells = frozenset(self.by_cell)
+        # the class too: its check functions are shared (a subclass may override one)
+        layout = (type(self),) + tuple(
+            (cell, tuple((prop, arg) for prop, _c, arg in checks)) for cell, checks in self.by_cell.items()
+        )
+        if len(_SHARED_CHECKS) > 64:
+            _SHARED_CHECKS.clear()
+        self._shared = _SHARED_CHECKS.setdefault(layout, _SharedChecks())
         self._orig_ghost = system.ghost
         system.ghost = self._on_ghost  # type: ignore[method-assign]
 
@@ -200,11 +223,13 @@ class PortInvariants:
             self._on("watermark_monotone", (s.R_LA + r,), self._monotone, r)
             self._on("pool_bounds", (s.DP_TOP + r, s.DP_TAIL + r, s.FP_TOP + r, s.FP_TAIL + r,
                                      s.AL_TOP + r, s.AL_TAIL + r), self._pools, r)
-        for t in range(len(s.T_DEF)):
+        if s.def_cells > s.defer_cap:
             # the port keeps one cell past the capacity for the C++'s overflow store, unless the program has
-            # fewer tasks than the capacity (then no append can reach it: one entry per completion)
-            past = (s.T_DEF[t] + s.defer_cap,) if s.def_cells > s.defer_cap else ()
-            self._on("deferred_release_in_bounds", (s.T_DEF_COUNT + t, *past), self._deferred_bound, t)
+            # fewer tasks than the capacity (then no append can reach it: one entry per completion, and the
+            # check, which reads only that cell, can never fire: it is not registered)
+            for t in range(len(s.T_DEF)):
+                self._on("deferred_release_in_bounds", (s.T_DEF_COUNT + t, s.T_DEF[t] + s.defer_cap),
+                         self._deferred_bound, t)
         # every AICPU thread's exit from aicpu_execute (the abort's return among them) bumps this counter
         self._on("init_flag_published", (s.HOST_AICPU_EXITED,), self._init_flag, 0)
         for g in range(s.n_slots):
@@ -293,8 +318,10 @@ class PortInvariants:
             return f"{s.slot_label(g)}: buffer [{base:#x}, {end:#x}) outside ring {r}'s heap [{lo:#x}, {hi:#x})"
         if end <= base:
             return None
+        la, cur = c[s.R_LA + r], c[s.R_CUR + r]
         for h in range(s.slot_base[r], s.slot_base[r] + s.plan.nslots[r]):
-            if h == g or not self._live(h):
+            # `self._live(h)` inlined (h is in ring r)
+            if h == g or not (c[s.S_BOUND + h] and c[s.D_RING + h] == r and la <= c[s.D_LOCAL + h] < cur):
                 continue
             b2, e2 = c[s.D_BASE + h], c[s.D_END + h]
             if e2 > b2 and base < e2 and b2 < end:
@@ -439,36 +466,65 @@ class PortInvariants:
         op = rec.op
         cached = self._checks_of_op.get(id(op))
         if cached is None or cached[0] is not op:
-            checks = self._checks_of_writes.get(op.writes)
-            if checks is None:
-                keys = self._shared_keys.get(op.writes)
-                if keys is None:
-                    if len(self._shared_keys) > 65536:
-                        self._shared_keys.clear()
-                    keys = self._shared_keys[op.writes] = self._check_keys(op.writes)
-                fn = self._check_fn
-                checks = self._checks_of_writes[op.writes] = tuple((prop, fn[prop], arg) for prop, arg in keys)
-            cached = (op, checks)
             if len(self._checks_of_op) > 4096:  # ops built per step (spin waits, scans) are not kept forever
                 self._checks_of_op.clear()
-            self._checks_of_op[id(op)] = cached
+            cached = self._checks_of_op[id(op)] = (op, self._checks_of(op))
         for prop, check, arg in cached[1]:
-            message = check(arg)
+            message = check(self, arg)
             if message is not None:
                 return Failure(prop, f"{message} (after {op.what})", rec.index)
         return None
 
-    def _check_keys(self, writes: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+    def _checks_of(self, op: Op) -> CheckSteps:
+        """The checks `op`'s writes trigger. An op of a new system is a new object with the same footprint
+        as one of an earlier run: found by the footprint's identity when the port shares the tuple (its op
+        footprints are canonical), else by the op's text (whose hash the string keeps) and an equality test
+        of the writes, instead of hashing a footprint of up to ~100 cells."""
+        writes = op.writes
+        shared = self._shared
+        known_writes = shared.by_id.get(id(writes))
+        if known_writes is not None and known_writes[0] is writes:
+            return known_writes[1]
+        if len(shared.by_id) > 65536:
+            shared.by_id.clear()
+        checks = self._steps_of(self._keys_of(op))
+        shared.by_id[id(writes)] = (writes, checks)
+        return checks
+
+    def _keys_of(self, op: Op) -> CheckKeys:
+        writes = op.writes
+        shared = self._shared
+        bucket = shared.by_what.get(op.what)
+        if bucket is None:
+            if len(shared.by_what) > 65536:
+                shared.by_what.clear()
+            bucket = shared.by_what[op.what] = []
+        for known, known_keys in bucket:
+            if known == writes:
+                return known_keys
+        keys = self._check_keys(writes)
+        if len(bucket) >= 16:  # one text, many footprints (a scan's range): keep the latest ones
+            del bucket[0]
+        bucket.append((writes, keys))
+        return keys
+
+    def _steps_of(self, keys: CheckKeys) -> CheckSteps:
+        steps = self._shared.steps.get(keys)
+        if steps is None:
+            fn = self._check_fn
+            steps = self._shared.steps[keys] = tuple((prop, fn[prop], arg) for prop, arg in keys)
+        return steps
+
+    def _check_keys(self, writes: tuple[int, ...]) -> CheckKeys:
         """The (property, arg) checks registered on any of `writes`, each once, in the order the cells name
         them (a property has one check function)."""
-        hit = self.by_cell.keys() & writes  # most writes (a scheduler's private cells) have no check
+        hit = self._check_cells.intersection(writes)  # most writes (a scheduler's private cells) have no check
         if not hit:
             return ()
         out: dict[tuple[str, int], None] = {}
-        for cell in writes:
-            if cell in hit:
-                for prop, _check, arg in self.by_cell[cell]:
-                    out.setdefault((prop, arg))
+        for cell in sorted(hit, key=writes.index):  # the order of their first mention in writes
+            for prop, _check, arg in self.by_cell[cell]:
+                out.setdefault((prop, arg))
         return tuple(out)
 
     def at_end(self, ex: Executor, outcome: str) -> Failure | None:

@@ -85,6 +85,9 @@ class Op:
     order: Order = Order.RELAXED
     guard: Callable[[], bool] | None = None
     backstop: str | None = None
+    # the cells the guard reads, when they are fewer than `reads` (None: `reads`); the incremental runnable
+    # set re-evaluates the guard only after a write to one of them (the footprint audit checks the claim)
+    guard_reads: tuple[int, ...] | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> Op:
         return self  # immutable; its guard reads the system's memory, which stays the same object

@@ -11,7 +11,9 @@ memory that records every cell read and written, and reports, per step:
   (`TrbState.RG_SLOT` covers slot binding / descriptor / payload / fanin spill cells, `RG_NODES` the
   dep-list nodes; reads of cells only the reading thread ever writes need no declaration);
 * a region writer that does not declare its region: a step that changed a region-covered cell without
-  naming the region cell in `writes`.
+  naming the region cell in `writes`;
+* an undeclared guard read: a cell a guard read that another thread writes, outside the narrower
+  `guard_reads` its op declares (the incremental runnable set of runtime/execution.py trusts it).
 
 Thread-private bookkeeping outside `mem` (`TrbState.pmem`, the TensorMap, ghost history) is not audited
 here: only one thread touches it. The audit is dynamic: it covers the paths the runs take.
@@ -61,7 +63,7 @@ class AuditedTrb(TrbSystem):
 
 @dataclass(frozen=True)
 class FootprintProblem:
-    kind: str  # "undeclared-write", "undeclared-read", "region-not-declared"
+    kind: str  # "undeclared-write", "undeclared-read", "region-not-declared", "undeclared-guard-read"
     thread: str
     op: str
     cells: tuple[str, ...]
@@ -107,6 +109,8 @@ def audit_run(
     writers: dict[int, set[str]] = defaultdict(set)
     steps: list[tuple[str, str, tuple[int, ...], tuple[int, ...], frozenset[int], frozenset[int]]] = []
     problems: set[FootprintProblem] = set()
+    # (thread, op, cells its guard read beyond the op's declared guard_reads)
+    beyond_guard_reads: set[tuple[str, str, frozenset[int], tuple[int, ...]]] = set()
     while ex.steps < max_steps:
         guard_reads: dict[int, frozenset[int]] = {}
         for slot in ex.slots:
@@ -116,6 +120,9 @@ def audit_run(
                 op.guard()
                 guard_reads[slot.tid] = frozenset(cells.reads)
                 cells.reads = None
+                if op.guard_reads is not None and not guard_reads[slot.tid] <= set(op.guard_reads):
+                    beyond = guard_reads[slot.tid] - set(op.guard_reads)
+                    beyond_guard_reads.add((slot.name, op.what, beyond, op.guard_reads))
         choices, fire = ex.choices()
         if not choices:
             break
@@ -151,6 +158,12 @@ def audit_run(
         )
         if missing:
             problems.add(FootprintProblem("undeclared-read", thread, what, tuple(names[i] for i in missing)))
+    for thread, what, beyond, declared_guard in beyond_guard_reads:
+        missing = sorted(
+            i for i in beyond if writers[i] - {thread} and not (i in region and region[i] in declared_guard)
+        )
+        if missing:
+            problems.add(FootprintProblem("undeclared-guard-read", thread, what, tuple(names[i] for i in missing)))
     return sorted(problems, key=lambda p: (p.kind, p.thread, p.op))
 
 

@@ -270,15 +270,18 @@ class SchedulerThread(SyncDrainThread):
                     return True
             elif cells and c[cells[0]] != values[0]:
                 return True
-            return any(len(items) != len(exp) or tuple(items) != exp for items, exp in watched)
+            for items, exp in watched:  # noqa: SIM110  (a loop, not any(genexpr): no generator per call)
+                if len(items) != len(exp) or tuple(items) != exp:
+                    return True
+            return False
 
         # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
-        reads = (
-            tuple(cell for cell, _v in seen)
+        guard_reads = (
+            cells
             + tuple(self.queues[q].enq_cell for q, _e in qexp)
             + tuple(self.queues[q].deq_cell for q, _e in qexp)
-            + self.watchdog_reads
         )
+        reads = guard_reads + self.watchdog_reads
         return Op(
             OpKind.LOAD,
             f"resolve_and_dispatch[{t}]: idle spin until something it read changes",
@@ -288,6 +291,7 @@ class SchedulerThread(SyncDrainThread):
             Order.ACQUIRE,
             guard,
             "scheduler watchdog (SCHEDULER_TIMEOUT_MS)" if armed else None,
+            guard_reads,
         )
 
     def _fx_has_running(self, t: int) -> bool:

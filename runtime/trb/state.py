@@ -118,6 +118,35 @@ class CoreView:
     handshaken: bool
 
 
+# Op footprints are identical in every system built from one scenario, and those extended by an executor's
+# cells are long (a scheduler's ~100 private cells): one tuple object per content, so the executor's and the
+# per-step checks' caches keyed by a footprint's identity hit across runs (instead of hashing it per new op).
+_CANONICAL: dict[tuple[int, ...], tuple[int, ...]] = {}
+# (own cells, id(canonical extra)) -> (that extra, kept so the id is not reused; own + extra)
+_EXTENDED: dict[tuple[tuple[int, ...], int], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+
+def _canonical(cells: tuple[int, ...]) -> tuple[int, ...]:
+    """The one tuple object of this content (op footprints, so caches keyed by identity hit across runs)."""
+    if len(_CANONICAL) > 200_000:
+        _CANONICAL.clear()
+    return _CANONICAL.setdefault(cells, cells)
+
+
+def _extended(own: tuple[int, ...], extra: tuple[int, ...]) -> tuple[int, ...]:
+    """`own + extra`, one object per content while `extra` is canonical (its id then names its content)."""
+    key = (own, id(extra))
+    entry = _EXTENDED.get(key)
+    if entry is None or entry[0] is not extra:
+        if len(_EXTENDED) > 200_000:
+            _EXTENDED.clear()
+        entry = _EXTENDED[key] = (extra, own + extra)
+    return entry[1]
+
+
+_AUGMENTED: dict[tuple[object, ...], tuple[object, object, object, object, object, Op]] = {}
+
+
 class ExecOps(Static):
     """The op tables as one executor announces them: `ops.OP_X` is `state.OP_X` (same shape: an Op, or
     nested lists of Ops) with `reads` and `writes` extended by the executor's cells. Built lazily, once per
@@ -125,22 +154,43 @@ class ExecOps(Static):
 
     def __init__(self, state: TrbState, reads: tuple[int, ...], writes: tuple[int, ...]) -> None:
         self._state = state
-        self._reads = reads
-        self._writes = writes
+        self._reads = _canonical(reads)
+        self._writes = _canonical(writes)
 
     def augment(self, op: Op) -> Op:
         if not self._reads and not self._writes:
             return op
+        if op.guard is None and op.guard_reads is None:
+            # an unguarded op is plain data: the augmented op of an equal op (same text, kind, order, backstop
+            # and the same footprint and cite objects: canonical footprints, module-level cites) is shared
+            # across systems, instead of built again by every run's lazily extended tables
+            key = (op.what, id(op.reads), id(op.writes), id(op.cite), id(self._reads), id(self._writes))
+            hit = _AUGMENTED.get(key)
+            if (hit is not None and hit[0] is op.reads and hit[1] is op.writes and hit[2] is op.cite
+                    and hit[3] is self._reads and hit[4] is self._writes):
+                shared = hit[5]  # (enum members and None compared by identity: an IntEnum hashes in Python)
+                if shared.kind is op.kind and shared.order is op.order and shared.backstop == op.backstop:
+                    return shared
+            new = self._augmented(op)
+            if len(_AUGMENTED) > 200_000:
+                _AUGMENTED.clear()
+            # the objects named by id are kept in the entry, so their ids cannot be reused while it lives
+            _AUGMENTED[key] = (op.reads, op.writes, op.cite, self._reads, self._writes, new)
+            return new
+        return self._augmented(op)
+
+    def _augmented(self, op: Op) -> Op:
         # a cell named twice is harmless (footprints are membership tests), so no dedupe
-        return Op(op.kind, op.what, op.cite, op.reads + self._reads, op.writes + self._writes, op.order, op.guard,
-                  op.backstop)
+        return Op(op.kind, op.what, op.cite, _extended(op.reads, self._reads), _extended(op.writes, self._writes),
+                  op.order, op.guard, op.backstop, op.guard_reads)
 
     def _map(self, value: Any) -> Any:
         if not self._reads and not self._writes:
             return value
         if isinstance(value, Op):
             return self.augment(value)
-        return [self._map(v) for v in value]
+        augment = self.augment
+        return [augment(v) if type(v) is Op else self._map(v) for v in value]
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("OP_"):
@@ -154,6 +204,9 @@ class TrbState:
     """Layout, constant ops and step helpers shared by every thread body."""
 
     data: DataHooks | None = None  # the data oracle's byte path (runtime/data); None: data-free run
+    # every guard reads only cells its op declares and every step declares what it writes (the footprint
+    # audit checks both): runtime.execution.run_once keeps the runnable set from each step's writes
+    guards_follow_footprints = True
 
     def __init__(self, scenario: Scenario, mutants: Iterable[str] = ()) -> None:
         self.scenario = scenario
@@ -525,7 +578,7 @@ class TrbState:
         guard: Callable[[], bool] | None = None,
         backstop: str | None = None,
     ) -> Op:
-        return Op(kind, what, cite, tuple(reads), tuple(writes), order, guard, backstop)
+        return Op(kind, what, cite, _canonical(tuple(reads)), _canonical(tuple(writes)), order, guard, backstop)
 
     def _build_exec_ops(self) -> None:
         """Per-executor op views (`self.ops[e]`: scheduler threads 0..n_sched-1, the orchestrator n_sched).
@@ -591,7 +644,7 @@ class TrbState:
                 self.P_SPILL_START + g, self.P_SPILL_POOL + g, self.RG_SLOT,
             ) + tuple(self.E_BASE + g * self.IC + i for i in range(min(n_edges, self.inline_cap)))
             op = Op(OpKind.STORE, f"STEP 4-5 ({self.slot_label(g)}): register outputs, write descriptor and payload",
-                    C.SUBMIT_COMMON, (), writes, Order.PLAIN)
+                    C.SUBMIT_COMMON, (), _canonical(writes), Order.PLAIN)
             self._register_ops[key] = op
         return op
 
@@ -608,11 +661,11 @@ class TrbState:
             writes = tuple(x for g in slots for x in self._slot_reset(g))
             if locked:
                 op = Op(OpKind.STORE, f"advance_ring_pointers r{r}: scan CONSUMED prefix, reset slots, sync_to_sm",
-                        C.ADVANCE_RING, reads + (self.R_SLA + r,), writes + (self.R_SLA + r, self.R_LA + r),
-                        Order.RELEASE)
+                        C.ADVANCE_RING, _canonical(reads + (self.R_SLA + r,)),
+                        _canonical(writes + (self.R_SLA + r, self.R_LA + r)), Order.RELEASE)
             else:
                 op = Op(OpKind.LOAD, f"advance_ring_pointers r{r} (no lock): scan CONSUMED prefix, reset slots",
-                        C.ADVANCE_RING, reads, writes, Order.ACQUIRE)
+                        C.ADVANCE_RING, _canonical(reads), _canonical(writes), Order.ACQUIRE)
             self._scan_ops[key] = op
         return op
 
@@ -627,14 +680,14 @@ class TrbState:
         top = self.c[self.DP_TOP + r]
         node = self.node_base[r] + ((top % self.dep_cap[r]) % self.dp_cells[r])
         return Op(OpKind.LOCKED, f"wire_fanin_task L({self.slot_label(p)}): state>=COMPLETED? else prepend dep node",
-                  C.WIRE_FANIN, (self.S_STATE + p, self.S_HEAD + p, self.S_LOCK + p),
-                  (self.S_HEAD + p, self.N_CONS + node, self.N_NEXT + node, self.DP_TOP + r, self.DP_HIGH + r,
-                   self.H_ORCH_ERR, self.RG_NODES), Order.ACQUIRE)
+                  C.WIRE_FANIN, _canonical((self.S_STATE + p, self.S_HEAD + p, self.S_LOCK + p)),
+                  _canonical((self.S_HEAD + p, self.N_CONS + node, self.N_NEXT + node, self.DP_TOP + r,
+                              self.DP_HIGH + r, self.H_ORCH_ERR, self.RG_NODES)), Order.ACQUIRE)
 
     def claim_op(self, base: Op, ring: int, spill_cells: tuple[int, ...]) -> Op:
         """An append_fanin_or_fail step whose effect may also spill the edge into fanin_pool[ring]."""
         extra = self.fanin_wait_cells[ring] + spill_cells
-        return replace(base, writes=base.writes + tuple(x for x in extra if x not in base.writes))
+        return replace(base, writes=_canonical(base.writes + tuple(x for x in extra if x not in base.writes)))
 
     def aug(self, op: Op, e: int) -> Op:
         """`op` as executor `e` announces it (for ops built while running)."""
