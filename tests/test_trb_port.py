@@ -266,11 +266,6 @@ def test_bad_input_is_one_clear_error() -> None:
         TrbSystem(builtin("pa_two_blocks"), ["M_NOPE"])
     with pytest.raises(PtocheckError, match="not available"):
         TrbSystem(builtin("pa_two_blocks"), ["M_DRAIN_NO_ATTEMPT_TAG"])
-    early = validate(
-        Scenario("early", small_config(), (), (Submit("a", (0, -1, -1), early_resolve=True),))
-    )
-    with pytest.raises(NotPortedError, match="early dispatch"):
-        TrbSystem(early)
     sync = validate(Scenario("sync", small_config(clusters=2), (), (Submit("a", (0, -1, -1), block_num=2, sync_start=True),)))
     with pytest.raises(NotPortedError, match="sync_start"):
         TrbSystem(sync)

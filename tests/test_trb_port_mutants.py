@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from model.scenario import Scenario
+from properties.port_checks import early_dispatch_waves, published_blocks
 from runtime.execution import DONE, RunResult
 from runtime.trb import MUTANTS, TrbSystem
 from runtime.trb import consts as K
@@ -57,6 +58,15 @@ def _out_of_order(r: RunResult, s: TrbSystem) -> bool:
     return bool(order_violations(s))
 
 
+def _early_candidate_before_publication(r: RunResult, s: TrbSystem) -> bool:
+    """The consumer C became an early-dispatch candidate while its producer P had a block with no token yet."""
+    consumer, producer = s.plan.task_index["C"], s.plan.task_index["P"]
+    for n, (kind, run_index, task, _extra) in enumerate(s.events):
+        if kind == "candidate" and task == consumer:
+            return len(published_blocks(s.events[:n], run_index, producer)) < s.plan.tasks[producer].block_num
+    return False
+
+
 # mutant -> (scenario factory, seed (-1 = round-robin), observers, symptom). The symptom must be absent
 # from the unmutated port on the same scenario and seed, and (where timing matters) the run must not have
 # passed into the INV-R8 finding, so the symptom is the mutant's and not the finding's.
@@ -90,6 +100,10 @@ TARGETS: dict[str, tuple[Callable[[], Scenario], int, tuple[type, ...], Check]] 
     "M_LOOKUP_CAP": (tiles_then_reader, 0, (), _out_of_order),
     "M_SCHED_NO_INIT_WAIT": (lambda: scoped_groups(3, 1), 8, (), _never_consumed),
     "M_NO_ADVANCE_PENDING_MASK": (lambda: builtin("pa_var_seq4_window8"), 1, (), _fatal(K.FLOW_CONTROL_DEADLOCK)),
+    "M_EARLY_ON_FIRST_BLOCK": (
+        lambda: early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"), 1, (),
+        _early_candidate_before_publication,
+    ),
 }
 
 

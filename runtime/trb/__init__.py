@@ -102,8 +102,13 @@ runnable only when a location it reads changed; the 500 ms allocation/pool backs
 wait limit, the scheduler watchdog and the AICore exit deadline fire only when no thread can move;
 check_idle_fatal_error's 1024-iteration cadence is "every idle iteration".
 
-Not ported (the plan rejects scenarios that need them): early dispatch (allow_early_resolve), the
-sync_start drain (schedulable sync_start cohorts), async completions, dispatch predicates, PMU mode,
+Early dispatch (allow_early_resolve producers, spec §2.18) is in `early_dispatch.py`: dispatch_fanin
+seeding at wiring, propagate_dispatch_fanin after full publication, the candidate CAS and tagged
+early-dispatch queues, Phase 4b staging of gated blocks on running/pending slots with the doorbell table and
+staged_core_mask, the release in route_ready_once, gated cores skipped by completion polling and promoted
+on FIN (Case 3.3), the AICore's doorbell wait; its steps run only in scenarios with a flagged submit.
+Not ported (the plan rejects scenarios that need them): the sync_start drain and early sync_start cohorts
+(schedulable sync_start cohorts), async completions, dispatch predicates, PMU mode,
 the serial-mode contiguous handshake (serial mode's dispatch wait is ported), startup failure paths.
 Vyukov push/pop are atomic steps (the reserve/publish split of one push is not modelled).
 

@@ -188,8 +188,10 @@ MUTANTS: dict[str, Mutant] = {
             "I01",
             "STEP+X",
             "early-dispatch candidacy on the producer's first block",
-            "propagate_dispatch_fanin before published_block_count reaches logical_block_num",
-            "needs early dispatch",
+            "propagate_dispatch_fanin drops its published_block_count >= logical_block_num guard, so a flagged "
+            "producer's consumers become candidates after its first published block range (pre-92a6bbcfb)",
+            IMPLEMENTED,
+            "uses the early-dispatch extension (runtime/trb/early_dispatch.py)",
         ),
         Mutant(
             "M_DRAIN_NO_ATTEMPT_TAG",

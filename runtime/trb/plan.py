@@ -97,6 +97,7 @@ class TaskPlan(Static):
     deps: tuple[tuple[int, int], ...]  # (task index, DepFlags)
     outputs: tuple[int, ...]  # buffer indices this task creates
     max_edges: int  # upper bound of distinct fanin producers
+    early: bool = False  # task_attrs.allow_early_resolve (submit flag; alloc_tensors sets it on its creator)
 
 
 @dataclass(frozen=True)
@@ -306,12 +307,7 @@ class Plan:
                 deps=(),
                 outputs=tuple(outputs),
                 max_edges=0,
-            )
-        if op.early_resolve:
-            raise NotPortedError(
-                "allow_early_resolve (early dispatch) is not in the step-level port yet",
-                f"{where}.early_resolve",
-                "drop the flag or run the reference model; early dispatch is a STEP+X extension",
+                early=True,
             )
         lookups = 0
         for j, a in enumerate(op.args):
@@ -367,6 +363,7 @@ class Plan:
             deps=deps,
             outputs=tuple(outputs),
             max_edges=len(deps) + lookups,
+            early=op.early_resolve,
         )
 
     def describe(self, task: int) -> str:

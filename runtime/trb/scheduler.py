@@ -16,9 +16,13 @@ value (or a queue it drained holds something other than what it put back). The w
 watchdog as its backstop. The 1024-idle-iteration cadence of check_idle_fatal_error is abstracted to
 "every idle iteration" (an idle iteration can repeat any number of times in real time).
 
+Early dispatch (Phase 4b, the gated-core skip and Case 3.3 of Phase 1, the release sink of on_task_complete,
+record_published_blocks + propagate_dispatch_fanin after dispatch_shape's flush) lives in early_dispatch.py
+and runs only in scenarios with an allow_early_resolve submit.
+
 Not ported (scenarios using them are rejected by the plan): the sync_start drain (Phase 2, Tier-0
-ready_sync_queues are always empty), early dispatch (Phase 4b, the early-dispatch queues are always
-empty), async completions (the mailbox), dispatch predicates, PMU single-issue mode.
+ready_sync_queues are always empty), async completions (the mailbox), dispatch predicates, PMU
+single-issue mode.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from operator import itemgetter
 from runtime.core import Op, OpKind, Order, ThreadBody
 from runtime.trb import cites as C
 from runtime.trb import consts as K
+from runtime.trb.early_dispatch import EARLY_SINK_CAP
 from runtime.trb.orchestrator import OrchestratorThread
 from runtime.trb.shared import Steps
 
@@ -179,10 +184,19 @@ class SchedulerThread(OrchestratorThread):
             for i in range(len(running)):
                 off = running[i]
                 k = self.tr_cores[t][off]
+                pending_gated = False
+                if self.early_on:  # a gated running task cannot ACK/FIN: skip its core
+                    gated, reads = yield from self.ed_running_gated(t, k)
+                    seen = seen + reads
+                    if gated:
+                        continue
                 yield ops.OP_POLL[k]
                 cond = self.c[self.C_COND + k]
                 seen = (*seen, (self.C_COND + k, cond))
-                bits, g_run, g_pend = self._fx_decide(k, cond)
+                if self.early_on:
+                    pending_gated, reads = yield from self.ed_pending_gated(t, k)
+                    seen = seen + reads
+                bits, g_run, g_pend = self._fx_decide(k, cond, pending_gated)
                 if not bits & T_MATCHED:
                     continue
                 if bits & (T_PEND_DONE | T_RUN_DONE):
@@ -221,6 +235,11 @@ class SchedulerThread(OrchestratorThread):
             seen = seen + reads
             made_progress = made_progress or progress
             impure = impure or imp
+            if self.early_on:  # ---- Phase 4b: early dispatch ----
+                progress, imp, qexp, reads = yield from self.try_early_dispatch(t, qexp)
+                seen = seen + reads
+                made_progress = made_progress or progress
+                impure = impure or imp
             if made_progress:
                 continue
             # ---- idle path ----
@@ -267,8 +286,8 @@ class SchedulerThread(OrchestratorThread):
         # the guard's cells, the queues it watches, and what the watchdog check after a backstop reads
         reads = (
             tuple(cell for cell, _v in seen)
-            + tuple(self.Q_ENQ + q for q, _e in qexp)
-            + tuple(self.Q_DEQ + q for q, _e in qexp)
+            + tuple(self.queues[q].enq_cell for q, _e in qexp)
+            + tuple(self.queues[q].deq_cell for q, _e in qexp)
             + self.watchdog_reads
         )
         return Op(
@@ -319,8 +338,9 @@ class SchedulerThread(OrchestratorThread):
 
     # ------------------------------------------------------------------ Phase 1
 
-    def _fx_decide(self, k: int, cond: int) -> tuple[int, int, int]:
-        """decide_slot_transition on the COND value just read; returns (bits, running slot, pending slot)."""
+    def _fx_decide(self, k: int, cond: int, pending_gated: bool = False) -> tuple[int, int, int]:
+        """decide_slot_transition on the COND value just read; returns (bits, running slot, pending slot).
+        `pending_gated`: the pending task is an early-dispatch stage parked on its doorbell (Case 3.3)."""
         c = self.c
         reg_id = cond & K.TASK_ID_MASK
         fin = (cond >> 31) & 1 == K.TASK_FIN_STATE
@@ -333,7 +353,7 @@ class SchedulerThread(OrchestratorThread):
                 bits |= T_PEND_DONE
         elif reg_id == run_id:
             if fin:
-                if pend_id == K.AICPU_TASK_INVALID:
+                if pend_id == K.AICPU_TASK_INVALID or pending_gated:  # Case 3.2, or 3.3 (promote the gated task)
                     bits = T_MATCHED | T_RUN_DONE | T_RUN_FREED
                 # Case 3.1: a non-gated pending task exists -> wait for its ACK
             else:
@@ -422,6 +442,7 @@ class SchedulerThread(OrchestratorThread):
     def on_task_complete(self, g: int, t: int) -> Steps:
         ops = self.ops[t]
         ge = g
+        sink: tuple[int, ...] = ()  # EarlyDispatchReleaseSink (early dispatch only)
         if self.m_slot_by_id and self.c[self.D_LOCAL + g] >= self.windows[self.slot_ring[g]]:
             ge = self.phantom  # the slot array indexed by an id beyond the window
         yield ops.OP_OTC[ge]
@@ -436,8 +457,14 @@ class SchedulerThread(OrchestratorThread):
             rc = self.c[self.S_FRC + cons] + 1
             self.c[self.S_FRC + cons] = rc
             if rc == self.c[self.S_FCOUNT + cons]:
-                yield from self.route_ready_once(cons, t)
+                if self.early_on:
+                    if (yield from self.ed_route_ready_once(cons, t, len(sink) < EARLY_SINK_CAP)):
+                        sink = (*sink, cons)
+                else:
+                    yield from self.route_ready_once(cons, t)
             node = nxt
+        if sink:
+            yield from self.ed_flush_sink(sink, t)
 
     def _fx_mark_completed(self, g: int) -> int:
         c = self.c
@@ -558,6 +585,7 @@ class SchedulerThread(OrchestratorThread):
                 impure = True  # items this pass has not looked at remain queued
             put_back: tuple[int, ...] = ()
             handles: tuple[tuple[int, int], ...] = ()
+            published: tuple[tuple[int, int], ...] = ()  # (slot, blocks) ranges claimed by this pop
             dispatched_any = False
             for bi in range(len(batch)):
                 g = batch[bi]
@@ -588,6 +616,7 @@ class SchedulerThread(OrchestratorThread):
                     continue
                 dispatched_any = True
                 impure = True
+                published = (*published, (g, claim))
                 if start + claim < self.c[self.S_BLOCKS + g]:
                     yield ops.OP_REPUSH[shape]
                     self.queues[shape].push(g)
@@ -605,6 +634,8 @@ class SchedulerThread(OrchestratorThread):
                 yield ops.OP_PUBLISH[k]
                 self._fx_publish_token(k, tok)
                 progress = True
+            if self.early_on:
+                yield from self.ed_after_publish(t, published)
             if not dispatched_any:
                 qexp, changed = _qnote(qexp, shape, put_back)
                 impure = impure or changed
@@ -662,7 +693,7 @@ class SchedulerThread(OrchestratorThread):
         return current, 0
 
     def _fx_prepare_block(
-        self, t: int, off: int, g: int, shape: int, pending: int, block: int
+        self, t: int, off: int, g: int, shape: int, pending: int, block: int, force_gate: bool = False
     ) -> tuple[tuple[int, int], ...]:
         if shape == K.SHAPE_MIX:
             c = self.c
@@ -673,12 +704,14 @@ class SchedulerThread(OrchestratorThread):
                                     (K.MASK_AIV1, K.SUB_AIV1, off + 2)):
                 if mask & bitmask:
                     to_pending = bool(pending) and not (states >> o) & 1
-                    out.append(self._fx_prepare_subtask(t, o, g, sub, to_pending, block))
+                    out.append(self._fx_prepare_subtask(t, o, g, sub, to_pending, block, force_gate))
             return tuple(out)
         sub = K.SUB_AIC if shape == K.SHAPE_AIC else K.SUB_AIV0
-        return (self._fx_prepare_subtask(t, off, g, sub, bool(pending), block),)
+        return (self._fx_prepare_subtask(t, off, g, sub, bool(pending), block, force_gate),)
 
-    def _fx_prepare_subtask(self, t: int, off: int, g: int, sub: int, to_pending: bool, block: int) -> tuple[int, int]:
+    def _fx_prepare_subtask(
+        self, t: int, off: int, g: int, sub: int, to_pending: bool, block: int, force_gate: bool = False
+    ) -> tuple[int, int]:
         c = self.c
         k = self.tr_cores[t][off]
         seq = (c[self.C_SEQ + k] + 1) & 0xFFFFFFFF
@@ -690,6 +723,8 @@ class SchedulerThread(OrchestratorThread):
         if self.m_token_local:
             token = (c[self.D_LOCAL + g] + 1) & K.TASK_ID_MASK
         self.ghost_token[(k, token)] = (self.round, self.task_of_slot(g), block)
+        if self.early_on:
+            self.ed_set_gate(k, token, g, force_gate)
         if to_pending:
             c[self.C_PEND_SUB + k] = sub
             c[self.C_PEND_SLOT + k] = g + 1
