@@ -22,6 +22,7 @@ from properties.port_checks import (
     published_blocks,
 )
 from properties.refinement import check_refinement
+from runtime.dfs import DfsEngine
 from runtime.execution import DONE, RandomScheduler, run_once
 from runtime.pct import PCTScheduler
 from runtime.search import SearchBounds, search
@@ -186,3 +187,11 @@ def test_a_gated_core_that_is_never_rung_is_a_reported_hang() -> None:
         assert ED_DISPATCHED in {system.c[system.ED_STATE + g] for g in range(system.n_slots)}
         return
     pytest.fail("no run staged the consumer")
+
+
+def test_dfs_footprint_commutation_and_replay_checks_pass_with_early_dispatch() -> None:
+    scenario = aiv_waves()
+    engine = DfsEngine(lambda: TrbSystem(scenario), preemption_bound=1, check_footprints=True,
+                       check_commutation=True, check_replay=True, max_states=3000)
+    result = engine.run()
+    assert not result.failures, result.verdict()

@@ -119,7 +119,6 @@ class EarlyDispatchSteps(SharedSteps):
         self.early_on = any(t.early and not t.is_alloc for t in self.plan.tasks)
         self.ED_FANIN = self.ED_PUB = self.ED_STATE = self.ED_LAUNCH = self.ED_MASK = -1
         self.C_GATE = self.DB_TOKEN = self.EQ_ENQ = self.EQ_DEQ = -1
-        self.early_queues: tuple[TaggedQueue, ...] = ()
         self._gate_ops: dict[tuple[int, int], Op] = {}
         if self.early_on:
             self._build_early()
@@ -156,11 +155,12 @@ class EarlyDispatchSteps(SharedSteps):
             m.names[self.EQ_ENQ + s] = f"{EARLY_QUEUE_NAMES[s]}.enqueue_pos"
             m.names[self.EQ_DEQ + s] = f"{EARLY_QUEUE_NAMES[s]}.dequeue_pos"
         cap = self.consts.early_dispatch_queue_capacity
-        self.early_queues = tuple(
+        # the early queues follow the four ready queues (and live only there, so DFS's in-place reset, which
+        # copies each attribute on its own, keeps one object per queue): fingerprinted, watchable by the idle
+        # wait as queues 4 + shape
+        self.queues = (*self.queues, *(
             TaggedQueue(EARLY_QUEUE_NAMES[s], cap, self.c, self.EQ_ENQ + s, self.EQ_DEQ + s) for s in range(3)
-        )
-        # the early queues follow the four ready queues: fingerprinted and watchable by the idle wait
-        self.queues = (*self.queues, *self.early_queues)
+        ))
         self._build_early_ops()
         self._widen_base_ops()
         # a scheduler's build_payload writes its own cores' payload gates inside its steps
@@ -373,6 +373,12 @@ class EarlyDispatchSteps(SharedSteps):
             self._gate_ops[key] = op
         return op
 
+    def early_queue(self, shape: int) -> TaggedQueue:
+        """early_dispatch_queues[shape]."""
+        q = self.queues[4 + shape]
+        assert isinstance(q, TaggedQueue)
+        return q
+
     def is_core_gate_op(self, k: int, op: Op) -> bool:
         """True when `op` is core k's doorbell wait (the launch of a gated block: refinement's start point)."""
         v = self.c[self.C_DMB + k] if self.early_on else 0
@@ -481,7 +487,7 @@ class EarlyDispatchSteps(SharedSteps):
         if task >= 0:
             self.ghost("candidate", task)
         yield ops.OP_ED_CANDIDATE_PUSH[g]
-        if self.early_queues[shape].push_tagged(g, self._task_id(g)):
+        if self.early_queue(shape).push_tagged(g, self._task_id(g)):
             return
         yield ops.OP_ED_CANDIDATE_ROLLBACK[g]
         if self.c[self.ED_STATE + g] == ED_STAGING:
@@ -639,9 +645,9 @@ class EarlyDispatchSteps(SharedSteps):
         n, i, qexp = yield from self.early_dispatch_shape(t, K.SHAPE_MIX, 0, qexp)
         staged, impure = staged + n, impure or i
         yield ops.OP_ED_RESIDUAL[t]
-        qexp, changed = _qnote(qexp, 4 + K.SHAPE_MIX, self.early_queues[K.SHAPE_MIX].contents())
+        qexp, changed = _qnote(qexp, 4 + K.SHAPE_MIX, self.early_queue(K.SHAPE_MIX).contents())
         impure = impure or changed
-        skip = self.early_queues[K.SHAPE_MIX].size() > 0
+        skip = self.early_queue(K.SHAPE_MIX).size() > 0
         if not skip:
             for s in order:
                 n, i, qexp = yield from self.early_dispatch_shape(t, s, 0, qexp)
@@ -654,9 +660,9 @@ class EarlyDispatchSteps(SharedSteps):
             staged, impure = staged + n, impure or i
         if not skip:
             yield ops.OP_ED_RESIDUAL[t]
-            qexp, changed = _qnote(qexp, 4 + K.SHAPE_MIX, self.early_queues[K.SHAPE_MIX].contents())
+            qexp, changed = _qnote(qexp, 4 + K.SHAPE_MIX, self.early_queue(K.SHAPE_MIX).contents())
             impure = impure or changed
-            skip = self.early_queues[K.SHAPE_MIX].size() > 0
+            skip = self.early_queue(K.SHAPE_MIX).size() > 0
         if not skip:
             for s in order:
                 yield ops.OP_GATE[t][s]
@@ -676,7 +682,7 @@ class EarlyDispatchSteps(SharedSteps):
             return 0, False, qexp
         qi = 4 + shape  # index of this early queue in self.queues (the idle wait watches it there)
         yield ops.OP_ED_POP[t][shape]
-        batch = self.early_queues[shape].pop_batch_tagged(cores.bit_count())
+        batch = self.early_queue(shape).pop_batch_tagged(cores.bit_count())
         if not batch:
             qexp, changed = _qnote(qexp, qi, ())
             return 0, changed, qexp
@@ -698,12 +704,12 @@ class EarlyDispatchSteps(SharedSteps):
             if not bucket:
                 rest = batch[bi:]
                 yield ops.OP_ED_REPUSH[shape]
-                self.early_queues[shape].push_batch_tagged(rest)
+                self.early_queue(shape).push_batch_tagged(rest)
                 if bi > 0 or staged:
                     impure = True
                 else:  # put back untouched: what the queue holds now is what this pass saw
-                    qexp, changed = _qnote(qexp, qi, self.early_queues[shape].contents())
-                    impure = impure or changed or self.early_queues[shape].size() > len(batch)
+                    qexp, changed = _qnote(qexp, qi, self.early_queue(shape).contents())
+                    impure = impure or changed or self.early_queue(shape).size() > len(batch)
                 break
             yield ops.OP_CLAIM_BLOCKS[g]
             start, claim = self._fx_claim_blocks(g, bucket.bit_count())
@@ -713,7 +719,7 @@ class EarlyDispatchSteps(SharedSteps):
             impure = True
             if start + claim < self.c[self.S_BLOCKS + g]:
                 yield ops.OP_ED_REPUSH[shape]
-                self.early_queues[shape].push_tagged(g, tag)
+                self.early_queue(shape).push_tagged(g, tag)
             staged += yield from self.stage_consumer_blocks(t, g, shape, start, claim, bucket, pending)
         return staged, impure, qexp
 
