@@ -707,6 +707,8 @@ def known_finding(system: TrbSystem, report: RefinementReport) -> str | None:
 NOT_SEEN_BY_REFINEMENT: dict[str, str] = {
     "M_NO_ADVANCE_PENDING_MASK": "a lost advance request leaves last_task_alive behind: liveness, no wrong step",
     "M_TMAP_POOL_ASSERT": "the always_assert aborts the run; the TensorMap is not in the abstraction",
+    "M_EARLY_ON_FIRST_BLOCK": "candidacy and gated staging are invisible to the model (it has no early dispatch); "
+                              "a staged consumer still launches only once ready",
 }
 
 
