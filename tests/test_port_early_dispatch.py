@@ -9,11 +9,13 @@ scenarios, see tests/test_port_mutants.py for the fixed-budget searches)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 
 import pytest
 
 from model.scenario import Scenario, Submit, validate
+from properties.data_oracle import check_data
 from properties.port_checks import (
     PROPERTY_NAMES,
     early_dispatch_waves,
@@ -23,7 +25,7 @@ from properties.port_checks import (
 )
 from properties.refinement import check_refinement
 from runtime.dfs import DfsEngine
-from runtime.execution import DONE, RandomScheduler, run_once
+from runtime.execution import DONE, RandomScheduler, Scheduler, run_once
 from runtime.pct import PCTScheduler
 from runtime.search import SearchBounds, search
 from runtime.trb import TrbSystem
@@ -31,6 +33,7 @@ from runtime.trb.audit import audit
 from runtime.trb.cites import cited_functions
 from runtime.trb.early_dispatch import ED_DISPATCHED
 from runtime.trb.mutants import IMPLEMENTED, MUTANTS
+from tests.test_executor import IdlePollAudit
 
 MUTANT = "M_EARLY_ON_FIRST_BLOCK"
 
@@ -195,3 +198,43 @@ def test_dfs_footprint_commutation_and_replay_checks_pass_with_early_dispatch() 
                        check_commutation=True, check_replay=True, max_states=3000)
     result = engine.run()
     assert not result.failures, result.verdict()
+
+
+def _queue_contents(system: TrbSystem) -> Callable[[], tuple[Hashable, ...]]:
+    return lambda: tuple(q.fingerprint() for q in system.queues)
+
+
+@pytest.mark.parametrize("make", [aic_waves, mix_waves], ids=["aic", "mix"])
+def test_no_scheduler_iteration_is_a_busy_poll_with_early_dispatch(make: object) -> None:
+    """An idle scheduler blocks on what it read, the early-dispatch queues and states included."""
+    assert callable(make)
+    idle = busy = 0
+    schedulers: list[Scheduler] = [RandomScheduler(seed=7, runs=6),
+                                   PCTScheduler(seed=7, depth=3, runs=6, steps_estimate=400)]
+    for scheduler in schedulers:
+        while scheduler.new_execution():
+            system = TrbSystem(make())
+            heads = {1 + t: system.ops[t].OP_TOP[t] for t in range(system.n_sched)}
+            cells = frozenset(c for q in system.queues for c in (q.enq_cell, q.deq_cell))
+            audit = IdlePollAudit(system, heads, cells, _queue_contents(system))
+            result = run_once(system, scheduler, [audit], max_steps=20_000, record_trace=False)
+            assert result.outcome == DONE, (scheduler.name, result.outcome, result.work_left)
+            idle += audit.idle_iterations
+            busy += audit.busy_steps
+    assert busy == 0
+    assert idle > 0
+
+
+def test_the_data_oracle_sees_the_producers_bytes_in_staged_consumers() -> None:
+    staged = 0
+    for make in (aic_waves, mix_waves):
+        for seed in range(3):
+            system = TrbSystem(make(), data=True)
+            scheduler = RandomScheduler(seed)
+            scheduler.new_execution()
+            result = run_once(system, scheduler, port_observers()(system), max_steps=20_000, record_trace=False)
+            assert result.outcome == DONE and result.failure is None
+            verdict = check_data(system)
+            assert verdict.applicable and not verdict.mismatches, verdict
+            staged += any(e[0] == "staged" for e in system.events)
+    assert staged >= 3
