@@ -53,6 +53,7 @@ def _builtin_trb() -> st.SearchStrategy[Scenario]:
 
 
 MEDIUM_LIMITS = replace(SMALL_LIMITS, max_tasks=8, max_block_num=3, max_clusters=2, multi_round=True)
+EARLY_LIMITS = replace(MEDIUM_LIMITS, max_block_num=4, early_resolve=True)
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -73,6 +74,13 @@ FAMILIES: dict[str, Family] = {
             "generated",
             "random programs with every feature of properties.strategies (up to 12 tasks)",
             lambda: scenarios(ProgramLimits(), sizing="any", name="fuzz_generated"),
+            decided,
+        ),
+        Family(
+            "early",
+            "random programs of at most 8 tasks with allow_early_resolve submits (early dispatch), SPMD up to 4 "
+            "blocks on 1-2 clusters",
+            lambda: scenarios(EARLY_LIMITS, sizing="any", name="fuzz_early"),
             decided,
         ),
         Family(
@@ -175,6 +183,13 @@ CAMPAIGNS: dict[str, Campaign] = {
                 Arm("port-medium", PORT, "medium", RANDOM_PCT, weight=2),
                 Arm("port-pa", PORT, "paged-attention", RANDOM_PCT, weight=1),
             ),
+            port_observers=(PORT_CHECKS, DATA_ORACLE),
+        ),
+        Campaign(
+            "early-dispatch",
+            "the port on random programs with allow_early_resolve submits (early dispatch, INV-D4), random / "
+            "PCT schedules, with the data oracle",
+            (Arm("port-early", PORT, "early", RANDOM_PCT),),
             port_observers=(PORT_CHECKS, DATA_ORACLE),
         ),
         Campaign(
