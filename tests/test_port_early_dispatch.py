@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from model.scenario import Scenario, Submit, validate
+from properties.artifacts import load_artifact
 from properties.data_oracle import check_data
 from properties.port_checks import (
     PROPERTY_NAMES,
@@ -24,8 +26,9 @@ from properties.port_checks import (
     published_blocks,
 )
 from properties.refinement import check_refinement
+from properties.replay import replay_port_artifact
 from runtime.dfs import DfsEngine
-from runtime.execution import DONE, RandomScheduler, Scheduler, run_once
+from runtime.execution import DONE, RandomScheduler, ReplayScheduler, Scheduler, decode_schedule, run_once
 from runtime.pct import PCTScheduler
 from runtime.search import SearchBounds, search
 from runtime.trb import TrbSystem
@@ -238,3 +241,36 @@ def test_the_data_oracle_sees_the_producers_bytes_in_staged_consumers() -> None:
             assert verdict.applicable and not verdict.mismatches, verdict
             staged += any(e[0] == "staged" for e in system.events)
     assert staged >= 3
+
+
+REROUTE = Path(__file__).resolve().parent / "regressions" / "early_release_reroute.json"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding F-PORT-EARLY-RELEASE-REROUTE (properties/findings.py): try_early_dispatch_release loads "
+    "next_block_idx after the doorbells; the released consumer can complete and be consumed first (reset_for_reuse "
+    "zeroes next_block_idx), so the consumed slot is pushed to the ready queue and runs again",
+)
+def test_a_released_consumer_is_never_routed_again() -> None:
+    outcome = replay_port_artifact(load_artifact(REROUTE), f"ptocheck replay {REROUTE.name}")
+    assert not outcome.reproduced, outcome.report
+
+
+def test_the_reroute_finding_is_the_release_racing_the_consumers_consumption() -> None:
+    """What the finding's replay shows, event by event: the consumer is staged, launched by the doorbell, runs,
+    completes and is consumed; only then does the releasing thread route it to the ready queue, and it runs again."""
+    artifact = load_artifact(REROUTE)
+    system = TrbSystem(artifact.scenario)
+    schedule = decode_schedule(artifact.schedule)
+    scheduler = ReplayScheduler(schedule)
+    scheduler.new_execution()
+    result = run_once(system, scheduler, max_steps=len(schedule), record_trace=True)
+    consumer = system.plan.task_index["t1"]
+    kinds = [kind for kind, _run, task, _extra in system.events if task == consumer]
+    assert kinds[:kinds.index("ready")] == ["submit", "candidate", "staged", "dispatch", "kernel", "completed",
+                                            "consumed"]
+    assert kinds[kinds.index("ready"):] == ["ready", "dispatch", "kernel", "completed"]
+    whats = [rec.op.what for rec in result.trace]
+    load = next(i for i, w in enumerate(whats) if "next_block_idx >= logical_block_num" in w)
+    assert any("COMPLETED->CONSUMED" in w and "r1s0" in w for w in whats[:load])
