@@ -394,29 +394,32 @@ class SchedulerThread(OrchestratorThread):
         self.c[self.S_DONE + g] = (prev + 1) & 0xFFFF
         if ((prev + 1) & 0xFFFF) != (self.c[self.S_TOTAL + g] & 0xFFFF):
             return 0
+        # ghost: the task completing here (its slot may be consumed and rebound before the append below when
+        # the fanout walk is long, e.g. an early-dispatch release: the entry then already names the new task)
+        task = self.task_of_slot(g)
         yield from self.on_task_complete(g, t)
-        if self._fx_defer_append(t, g, append_first=False):
+        if self._fx_defer_append(t, g, append_first=False, task=task):
             while self.c[self.T_DEF_COUNT + t] > 0:
                 yield from self.on_task_release(self._fx_defer_pop(t), t)
             if not self.m_defer_drop:
-                self._fx_defer_push(t, g)
+                self._fx_defer_push(t, g, task)
         return 1
 
-    def _fx_defer_append(self, t: int, g: int, append_first: bool) -> bool:
+    def _fx_defer_append(self, t: int, g: int, append_first: bool, task: int | None = None) -> bool:
         """Append to the deferred-release buffer. complete_slot_task (append_first=False) appends only when
         there is room and returns True when the caller must flush first (then append); the dummy path appends
         first and returns True when the buffer reached capacity (flush)."""
         c = self.c
         n = c[self.T_DEF_COUNT + t]
         if append_first:
-            self._fx_defer_push(t, g)
+            self._fx_defer_push(t, g, task)
             return n + 1 >= self.defer_cap
         if n < self.defer_cap:
-            self._fx_defer_push(t, g)
+            self._fx_defer_push(t, g, task)
             return False
         return True
 
-    def _fx_defer_push(self, t: int, g: int) -> None:
+    def _fx_defer_push(self, t: int, g: int, task: int | None = None) -> None:
         c = self.c
         n = c[self.T_DEF_COUNT + t]
         if n >= self.def_cells:  # cannot happen: one entry per completion, and at most one past the capacity
@@ -424,7 +427,7 @@ class SchedulerThread(OrchestratorThread):
             return
         c[self.T_DEF[t] + n] = g + 1
         c[self.T_DEF_COUNT + t] = n + 1
-        self.ghost_deferred[(t, n)] = self.task_of_slot(g)
+        self.ghost_deferred[(t, n)] = self.task_of_slot(g) if task is None else task
 
     def _fx_defer_pop(self, t: int) -> int:
         """Pop the newest deferred release; a ghost "release-rebound" event records an on_task_release that
