@@ -116,7 +116,9 @@ Known findings (the port reaches them faithfully; see the helper report): commit
 current_task_index before prepare_task stores PENDING, so a concurrent advance_ring_pointers can read
 the reused slot's previous-generation CONSUMED state and move last_task_alive past a live task
 (INV-R8): e.g. `ptocheck run pa_var_seq4_window8 --scheduler random --seed 124`. The port also reaches
-the model's F-MODEL-R7 (a deferred on_task_release running on a rebound slot, INV-R7), e.g. seed 57.
+the model's F-MODEL-R7 (a deferred on_task_release running on a rebound slot, INV-R7), e.g. seed 57. With early
+dispatch it reaches F-PORT-EARLY-RELEASE-REROUTE (tests/regressions/early_release_reroute.json): a released
+consumer that completes and is consumed before its releaser's next_block_idx load runs a second time.
 """
 
 from runtime.trb.cites import cited_functions

@@ -46,6 +46,10 @@ fanout list, so nothing reads that count again.
 
 Mutant M_EARLY_ON_FIRST_BLOCK (catalogue I01, fixed by 92a6bbcfb) drops the published_block_count guard of
 propagate_dispatch_fanin, i.e. candidacy on the producer's first published range.
+
+Finding F-PORT-EARLY-RELEASE-REROUTE (properties/findings.py): try_early_dispatch_release's final
+next_block_idx load comes after the doorbells, so a consumer that has meanwhile run, completed and been
+consumed (reset_for_reuse zeroes next_block_idx) is routed to the ready queue and runs again.
 """
 
 from __future__ import annotations
