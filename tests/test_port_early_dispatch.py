@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from fuzz.campaigns.known import KNOWN, NEW, classify
 from model.scenario import Scenario, Submit, validate
-from properties.artifacts import load_artifact
+from properties.artifacts import Signature, load_artifact
 from properties.data_oracle import check_data
 from properties.port_checks import (
     PROPERTY_NAMES,
@@ -274,3 +275,13 @@ def test_the_reroute_finding_is_the_release_racing_the_consumers_consumption() -
     whats = [rec.op.what for rec in result.trace]
     load = next(i for i, w in enumerate(whats) if "next_block_idx >= logical_block_num" in w)
     assert any("COMPLETED->CONSUMED" in w and "r1s0" in w for w in whats[:load])
+
+
+def test_the_reroute_finding_covers_only_early_dispatch_scenarios() -> None:
+    """A double completion on a program without early dispatch stays a new failure."""
+    signature = Signature("tensormap_and_ringbuffer", "single_completion", "on_task_complete")
+    assert classify(signature, (), load_artifact(REROUTE).scenario) == (KNOWN, "F-PORT-EARLY-RELEASE-REROUTE")
+    flagged = aic_waves()
+    plain = validate(replace(flagged, program=tuple(
+        replace(op, early_resolve=False) if isinstance(op, Submit) else op for op in flagged.program)))
+    assert classify(signature, (), plain) == (NEW, None)
