@@ -153,6 +153,30 @@ FINDINGS: tuple[Finding, ...] = (
         any_step=True,
     ),
     Finding(
+        ident="F-PORT-EARLY-RELEASE-REROUTE",
+        runtime="tensormap_and_ringbuffer",
+        property_name="single_completion",
+        spec="INV-D3 (on_task_complete exactly once per generation), INV-D4",
+        cxx_functions=(
+            "on_task_complete (the second completion of the re-dispatched consumer)",
+            "try_early_dispatch_release (SCHED/pto_scheduler.h: the next_block_idx load after the doorbells)",
+            "route_ready_once (pushes the consumed slot)",
+        ),
+        explanation=(
+            "try_early_dispatch_release rings a fully pre-staged consumer's doorbells, stores the launch state, "
+            "and only then loads next_block_idx to decide whether unstaged blocks remain. Between the doorbell "
+            "and that load the consumer can run, complete, be released and CONSUMED, and the ring advance's "
+            "reset_for_reuse zeroes next_block_idx: the load reads 0 < logical_block_num, route_ready_once "
+            "pushes the consumed slot onto the ready queue, a scheduler claims block 0 again and the kernel runs "
+            "a second time (completed twice; with the slot rebound, the new generation's state is corrupted). "
+            "The artifact: a flagged MIX producer (3 blocks) and a 1-block consumer staged on the other "
+            "cluster's AIC; the releasing thread stalls after the doorbell."
+        ),
+        artifact="tests/regressions/early_release_reroute.json",
+        applies_to=lambda scenario: any(getattr(op, "early_resolve", False) for op in scenario.program),
+        applies_text="scenarios with an allow_early_resolve submit",
+    ),
+    Finding(
         ident="F-PORT-EMPTY-PROGRAM-HANG",
         runtime="tensormap_and_ringbuffer",
         property_name="run.deadlock",

@@ -80,6 +80,9 @@ PROPERTIES: tuple[PortProperty, ...] = (
                  "a task's own deferred on_task_release runs before its slot is consumed and rebound"),
     PortProperty("completed_after_kernels", "INV-D2", "event", "a scheduler completes a task only after AICore ran every one of its subtasks"),
     PortProperty("retain_reader_before_reuse", "INV-L4", "event", "every submitted RETAIN reader of P completed before P's heap bytes are reallocated"),
+    PortProperty("early_candidate_after_publication", "INV-D4", "event",
+                 "a consumer becomes an early-dispatch candidate only after every WAIT producer published all of its "
+                 "blocks or completed"),
     PortProperty("expected_outcome", "EVENTUALLY", "end", "no always_assert fires, and no fatal code latches in a scenario that expects every task consumed"),
     PortProperty("all_consumed_once", "EVENTUALLY", "end", "every task completed and consumed exactly once per run"),
     PortProperty("no_lost_wakeup", "INV-F3/R6", "end", "no run ends with a ready task or a consumed ring head left behind"),
@@ -115,6 +118,8 @@ SOMETIMES: tuple[PortProperty, ...] = (
     PortProperty("init_abort_terminated", "INV-E4", "sometimes",
                  "a startup abort path was taken (runtime_init_ready_ published, AicpuExecutor::run returned -1) and "
                  "the run still ended with every thread stopped"),
+    PortProperty("early_prestaged", "INV-D4", "sometimes",
+                 "an early-dispatch consumer block is staged (gated) on a core before one of its producers completed"),
 )
 
 Check = Callable[[int], str | None]
@@ -411,6 +416,8 @@ class PortInvariants:
                         "dispatch_after_producers",
                         f"run {run}: task {name} dispatched before its producer {s.plan.tasks[p].name} completed",
                     )
+        if kind == "candidate":
+            return self._judge_candidate(run, task)
         if kind == "submit":
             return self._judge_reuse(run, task)
         if kind == "release-rebound":
@@ -422,6 +429,23 @@ class PortInvariants:
                 f"run {run}: the deferred on_task_release of {then} starts on its slot, now bound to {other}: "
                 "the task was consumed and its slot rebound while its own release was still deferred",
             )
+        return None
+
+    def _judge_candidate(self, run: int, task: int) -> Failure | None:
+        # INV-D4 (92a6bbcfb): judged at the NONE->STAGING claim, against the reference derivation's producers;
+        # "published" = every block index of the producer had a token stored (normal dispatch or staging)
+        s = self.s
+        for p in self.edges.wait_producers[task]:
+            if s.ghost_completed[run][p] >= 1:
+                continue
+            need = s.plan.tasks[p].block_num
+            published = published_blocks(s.events, run, p)
+            if len(published) < need:
+                return self._fail(
+                    "early_candidate_after_publication",
+                    f"run {run}: {s.plan.tasks[task].name} became an early-dispatch candidate while its producer "
+                    f"{s.plan.tasks[p].name} had published {len(published)} of its {need} blocks and not completed",
+                )
         return None
 
     def _judge_reuse(self, run: int, task: int) -> Failure | None:
@@ -590,6 +614,11 @@ class PortInvariants:
         return None
 
 
+def published_blocks(events: Sequence[tuple[str, int, int, int]], run: int, task: int) -> frozenset[int]:
+    """The block indices of `task` in `run` whose token a scheduler stored (a dispatch or a gated stage)."""
+    return frozenset(e[3] for e in events if e[2] == task and e[1] == run and e[0] in ("dispatch", "staged"))
+
+
 class PortWitnesses:
     """Observer that never fails: records the first step at which each SOMETIMES condition held."""
 
@@ -597,6 +626,9 @@ class PortWitnesses:
         self.s = system
         self.seen: dict[str, int] = {}
         self.thread_of_lock: dict[int, int] = {}
+        # early dispatch: the reference derivation's producers, and how far the event history was read
+        self.early_edges = ModelEdges(system) if system.early_on else None
+        self.events_read = 0
 
     def _saw(self, name: str, step: int) -> None:
         if name not in self.seen:
@@ -642,6 +674,14 @@ class PortWitnesses:
         for r in range(K.NUM_RINGS):
             if c[s.DP_TOP + r] - c[s.DP_TAIL + r] > 0 and s.plan.nslots[r]:
                 self._saw("dep_pool_used", i)
+        if self.early_edges is not None:
+            events = s.events
+            for n in range(self.events_read, len(events)):
+                kind, run, task, _block = events[n]
+                if kind == "staged" and any(not s.ghost_completed[run][p]
+                                            for p in self.early_edges.wait_producers[task]):
+                    self._saw("early_prestaged", i)
+            self.events_read = len(events)
         for t in range(s.n_sched):
             # the entry at index capacity - 1 was stored: the buffer held its capacity (a flush that follows at
             # once pops before the step ends, so the count alone may never show it)
@@ -854,19 +894,36 @@ def _drain_scenario(clusters: int, holders: int, name: str) -> Scenario:
     return drain_holder_cohort(clusters=clusters, threads=3, holders=holders, name=name)
 
 
+def early_dispatch_waves(kernels: tuple[int, int, int], producer_blocks: int, consumer_blocks: int, threads: int,
+                         clusters: int, name: str) -> Scenario:
+    """Catalogue I01's shape: a flagged (allow_early_resolve) SPMD producer P with more blocks than the cores
+    of its shape, so it dispatches in waves, and a flagged SPMD consumer C of its output that can pre-stage on
+    running or pending slots. E.g. AIC kernels on 2 clusters: 2 cores of one shape, P 3 blocks, C 2 blocks."""
+    cfg = Config(task_window=(8,) * 4, heap_bytes=(4096,) * 4, dep_pool=(16,) * 4, scheduler_threads=threads,
+                 clusters=clusters)
+    prog = (
+        ScopeBegin(),
+        Submit("P", kernels, (_output("p", 16),), block_num=producer_blocks, early_resolve=True),
+        Submit("C", kernels, (_input("p", 16), _output("c", 16)), block_num=consumer_blocks, early_resolve=True),
+        ScopeEnd(),
+    )
+    return validate(Scenario(name, cfg, (), prog))
+
+
 GENERATOR_BYTES = 4096
 
 
 def generated_scenario(
     seed: int, max_tasks: int | None = None, window: int | None = None, sizing: str = "within",
-    dep_pool: int | None = None, family: str = "general",
+    dep_pool: int | None = None, family: str = "general", early: bool = False,
 ) -> Scenario:
     """The scenario the general generator `properties.strategies.scenarios` draws from the bytes of
     random.Random(seed) (Hypothesis's `fuzz_one_input`), named `generated#<seed>`: a program not shaped for
     any mutant. `max_tasks` and `window` (every ring's window) narrow the generator's limits, `sizing` is
     its resource sizing ("within": INV-S6 holds; "outside": some resource is below the program's need);
     `dep_pool` then sets every ring's dep-list pool (the drawn `expected` outcome is kept, so a pool too
-    small for the program makes the unmutated port fail: such seeds are not used). A seed names the same scenario on every run with the same Hypothesis version."""
+    small for the program makes the unmutated port fail: such seeds are not used); `early` turns on the
+    generator's allow_early_resolve submits (early dispatch). A seed names the same scenario on every run with the same Hypothesis version."""
     # hypothesis is imported here, not at module level: the port checks run without it
     from hypothesis import HealthCheck, given, settings
 
@@ -879,6 +936,8 @@ def generated_scenario(
         limits = replace(limits, max_tasks=max_tasks)
     if window is not None:
         limits = replace(limits, window_choices=(window,))
+    if early:
+        limits = replace(limits, early_resolve=True)
     how: Sizing = "within" if sizing == "within" else "outside" if sizing == "outside" else "any"
     drawn: list[Scenario] = []
 
@@ -899,7 +958,9 @@ def generated_scenario(
         scenario = validate(scenario.with_config(dep_pool=(dep_pool,) * 4))
     suffix = "".join(
         f"/{k}{v}" for k, v in (("t", max_tasks), ("w", window), ("d", dep_pool)) if v is not None
-    ) + ("" if sizing == "within" else f"/{sizing}") + ("" if family == "general" else f"/{family}")
+    ) + ("" if sizing == "within" else f"/{sizing}") + ("" if family == "general" else f"/{family}") + (
+        "/e" if early else ""
+    )
     return replace(scenario, name=f"generated#{seed}{suffix}")
 
 
@@ -919,6 +980,7 @@ class GeneratedProbe:
     dep_pool: int | None = None
     family: str = "general"  # "sync_cohort": properties.strategies.sync_cohort_scenarios
     init_failure: str = ""  # inject this startup abort path into the scenario's last run (config.init_failure)
+    early: bool = False
 
 
 @dataclass(frozen=True)
@@ -968,9 +1030,9 @@ def probes_of(case: MutantCase) -> tuple[MutantProbe, ...]:
 def _generator(g: GeneratedProbe) -> Callable[[], Scenario]:
     if g.init_failure:
         return lambda: with_startup_abort(
-            generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family), g.init_failure
+            generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family, g.early), g.init_failure
         )
-    return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family)
+    return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family, g.early)
 
 
 def with_startup_abort(scenario: Scenario, failure: str, run: int | None = None) -> Scenario:
@@ -1049,6 +1111,12 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
                runs=10,
                generated=(GeneratedProbe(19, "init_flag_published", init_failure="runtime_reset_for_reuse_failed"),
                           GeneratedProbe(24, "init_flag_published", init_failure="invalid_callable_id"))),
+    # I01: candidacy on the producer's first published range. The hang the catalogue reports is not reached
+    # at the pinned commit without sync_start cohorts (see runtime/trb/mutants.py); INV-D4 names the mutant.
+    MutantCase("M_EARLY_ON_FIRST_BLOCK", "early_candidate_after_publication",
+               (lambda: early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"),
+                lambda: early_dispatch_waves((-1, 0, -1), 3, 2, 1, 1, "early_waves_aiv_1sched")), runs=20,
+               generated=(GeneratedProbe(28, "early_candidate_after_publication", early=True),)),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,

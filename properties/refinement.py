@@ -50,6 +50,10 @@ post-state as stated, so exactly one model action happens at the port step named
     (a check that no release of that thread preceded), recorded in the history.
   * MIX dispatch: the model starts a MIX block on all its cores at once; the port's cores pick the block's
     subtasks up one by one. The first pickup of a block is the LP and credits every subtask of the block.
+  * early dispatch (the model has none: it dispatches a block only once its task is ready): a gated
+    (pre-staged) block picked up by a core is not started until the core's doorbell wait passes; that
+    step is the LP of the model's dispatch. Candidacy, staging and the release are stutters (the early-
+    dispatch cells and queues are not in the view).
   * next run: the host's launch changes nothing the model sees; the orchestrator's per-run reset of the
     ring indices (OP_SM_RESET) is the LP of the model's next-round action.
   * after a fatal latch the model stops; later port steps (shutdown) are not checked.
@@ -321,7 +325,9 @@ class PortAbstraction:
 
     def _record_core(self, ex: Executor, tid: int, k: int, op: Op) -> None:
         s, c = self.s, self.s.c
-        if op is not s.OP_CORE_POLL[k]:
+        # a gated (early-dispatch) block starts when its doorbell wait passes, not at the token pickup: the
+        # staging is invisible to the model until the consumer launches
+        if op is not s.OP_CORE_POLL[k] and not (s.early_on and s.is_core_gate_op(k, op)):
             return
         nxt = ex.slots[tid].op
         if nxt is None or nxt is not s.OP_CORE_ACK[k]:
@@ -703,6 +709,8 @@ def known_finding(system: TrbSystem, report: RefinementReport) -> str | None:
 NOT_SEEN_BY_REFINEMENT: dict[str, str] = {
     "M_NO_ADVANCE_PENDING_MASK": "a lost advance request leaves last_task_alive behind: liveness, no wrong step",
     "M_TMAP_POOL_ASSERT": "the always_assert aborts the run; the TensorMap is not in the abstraction",
+    "M_EARLY_ON_FIRST_BLOCK": "candidacy and gated staging are invisible to the model (it has no early dispatch); "
+                              "a staged consumer still launches only once ready",
 }
 
 

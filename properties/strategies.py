@@ -6,7 +6,8 @@ Everything generated is a valid `Scenario` by construction (`validate` accepts i
   ring 3 holds several depths), AIC / AIV / MIX / DUMMY submits with every tag, regions that are
   disjoint, equal, covering, partially overlapping, strided or transposed views of small 2-D buffers,
   tensor versions, external and runtime-created tensors, explicit WAIT and WAIT+RETAIN dependencies,
-  hidden alloc tasks, get/set_tensor_data, SPMD `block_num > 1`; on a tiny configuration.
+  hidden alloc tasks, get/set_tensor_data, SPMD `block_num > 1`; on a tiny configuration. With
+  `ProgramLimits(early_resolve=True)` some submits are flagged `allow_early_resolve` (early dispatch).
 * `paged_attention_scenarios(...)`: the paged-attention family (AUTO, MANUAL, batched) with variable
   per-batch context lengths, ragged last blocks and block tables longer than a batch's length (the
   batched variant runs every batch for the longest one's block count).
@@ -97,6 +98,10 @@ class ProgramLimits:
     stale_tensor_uses: bool = True  # rarely view a created tensor after its creator's scope ended
     max_clusters: int = 2
     window_choices: tuple[int, ...] = _WINDOW_WEIGHTS
+    # early dispatch: flag about half the compute submits allow_early_resolve and make SPMD more likely (a
+    # flagged producer with more blocks than cores is what catalogue I01 needs); off by default, so the
+    # default choice sequence (and every recorded generator seed) is unchanged
+    early_resolve: bool = False
 
 
 DEFAULT_LIMITS = ProgramLimits()
@@ -340,8 +345,9 @@ def _submit(draw: st.DrawFn, state: _ProgramState, produce: bool = False) -> Sub
     kernel_ids = draw(st.sampled_from(_KERNELS))
     dummy = kernel_ids == (-1, -1, -1)
     block_num = 1
-    if not dummy and limits.max_block_num > 1 and _one_in(draw, 4):
+    if not dummy and limits.max_block_num > 1 and _one_in(draw, 2 if limits.early_resolve else 4):
         block_num = draw(st.integers(2, limits.max_block_num))
+    early = not dummy and limits.early_resolve and draw(st.booleans())
     args: list[Arg] = []
     created: list[_Buf] = []
     for _ in range(draw(st.integers(0 if dummy else 1, limits.max_args))):
@@ -363,7 +369,7 @@ def _submit(draw: st.DrawFn, state: _ProgramState, produce: bool = False) -> Sub
                 kind = draw(st.sampled_from((DepKind.WAIT_RETAIN, DepKind.WAIT)))
                 deps.append(ExplicitDep(producer, kind))
     state.buffers.extend(created)
-    return Submit(name, kernel_ids, tuple(args), tuple(deps), block_num=block_num)
+    return Submit(name, kernel_ids, tuple(args), tuple(deps), block_num=block_num, early_resolve=early)
 
 
 def _alloc(draw: st.DrawFn, state: _ProgramState) -> Alloc:

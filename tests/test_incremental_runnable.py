@@ -10,7 +10,13 @@ import pytest
 
 from model.scenario import Scenario
 from properties.drain_checks import drain_holder_cohort
-from properties.port_checks import late_readers, port_observers, retain_pairs, with_startup_abort
+from properties.port_checks import (
+    early_dispatch_waves,
+    late_readers,
+    port_observers,
+    retain_pairs,
+    with_startup_abort,
+)
 from runtime.core import Op
 from runtime.execution import RandomScheduler, RoundRobinScheduler, RunResult, Scheduler, run_once
 from runtime.pct import PCTScheduler
@@ -40,6 +46,9 @@ def _scenarios() -> list[tuple[Scenario, tuple[str, ...]]]:
         (drain_holder_cohort(clusters=3, threads=3, holders=4), ("M_DRAIN_NO_ATTEMPT_TAG",)),
         (with_startup_abort(retain_pairs(1), "sm_init_per_ring_failed"), ()),
         (with_startup_abort(retain_pairs(1), "sm_init_per_ring_failed"), ("M_INIT_ABORT_NO_FLAG",)),
+        # early dispatch: gated staging, the AICore's doorbell wait
+        (early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"), ()),
+        (early_dispatch_waves((-1, 0, -1), 3, 2, 1, 1, "early_waves_aiv_1sched"), ("M_EARLY_ON_FIRST_BLOCK",)),
     ]
 
 

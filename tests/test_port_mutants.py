@@ -78,7 +78,9 @@ def test_mutants_command_prints_found_rows_and_reasons(capsys: pytest.CaptureFix
     rows = [line for line in out.splitlines() if line.startswith("M_TOKEN_FROM_LOCAL_ID")]
     assert len(rows) == 3 and all("completed_after_kernels (passes)" in row for row in rows)
     assert "generated#" in rows[-1]
-    assert "not reachable (WMM)" in out and "needs early dispatch" in out
+    assert "not reachable (WMM)" in out and "needs early dispatch" not in out
+    early = [line for line in out.splitlines() if line.startswith("M_EARLY_ON_FIRST_BLOCK")]
+    assert len(early) == 3 and all("early_candidate_after_publication (passes)" in row for row in early), early
     assert "0 probe(s) not found as expected" in out
 
 

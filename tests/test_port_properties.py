@@ -15,6 +15,7 @@ from properties.port_checks import (
     SOMETIMES,
     PortInvariants,
     PortWitnesses,
+    early_dispatch_waves,
     independent_tasks,
     one_block_attention,
     port_observers,
@@ -111,6 +112,15 @@ def test_every_sometimes_witness_is_reached() -> None:
     # the advance lock held while another thread consumes the ring head needs three scheduler threads on a
     # small window: random seed 0 on independent_8_3sched_w4 reaches it in a run that passes every check
     system = TrbSystem(independent_tasks(8, 3, 4, "independent_8_3sched_w4"))
+    witnesses = PortWitnesses(system)
+    scheduler = RandomScheduler(0, 1)
+    scheduler.new_execution()
+    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
+    assert result.outcome == DONE, (result.outcome, result.failure)
+    for name, step in witnesses.seen.items():
+        seen.setdefault(name, step)
+    # early dispatch (INV-D4): a consumer staged behind its doorbell before its producer completed
+    system = TrbSystem(early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"))
     witnesses = PortWitnesses(system)
     scheduler = RandomScheduler(0, 1)
     scheduler.new_execution()

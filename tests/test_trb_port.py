@@ -14,6 +14,7 @@ from model.scenario import (
     Arg,
     DepKind,
     ExplicitDep,
+    OutputSpec,
     Region,
     Scenario,
     ScopeBegin,
@@ -265,12 +266,13 @@ def test_bad_input_is_one_clear_error() -> None:
     with pytest.raises(PtocheckError, match="unknown mutant"):
         TrbSystem(builtin("pa_two_blocks"), ["M_NOPE"])
     with pytest.raises(PtocheckError, match="not available"):
-        TrbSystem(builtin("pa_two_blocks"), ["M_EARLY_ON_FIRST_BLOCK"])
-    early = validate(
-        Scenario("early", small_config(), (), (Submit("a", (0, -1, -1), early_resolve=True),))
-    )
-    with pytest.raises(NotPortedError, match="early dispatch"):
-        TrbSystem(early)
+        TrbSystem(builtin("pa_two_blocks"), ["M_FANIN_SB_WEAK"])
+    cohort_after_flagged = validate(Scenario("early_cohort", small_config(clusters=2), (), (
+        Submit("p", (0, -1, -1), (Arg(Tag.OUTPUT, creates=OutputSpec("x", (16,), "FLOAT32")),), early_resolve=True),
+        Submit("c", (0, -1, -1), (Arg(Tag.INPUT, region=Region("x", (16,), (1,))),), block_num=2, sync_start=True),
+    )))
+    with pytest.raises(NotPortedError, match="early sync_start path"):
+        TrbSystem(cohort_after_flagged)
     sync = validate(Scenario("sync", small_config(clusters=2), (), (Submit("a", (0, -1, -1), block_num=2, sync_start=True),)))
     assert TrbSystem(sync).has_sync_drain  # a schedulable cohort runs the drain (tests/test_port_sync_drain.py)
     other = [n for n in ("abg_pa_two_blocks", "hbg_pa_two_blocks") if n in builtin.__globals__["BUILTIN_SCENARIOS"]]

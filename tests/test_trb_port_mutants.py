@@ -12,7 +12,7 @@ import pytest
 
 from model.scenario import Scenario
 from properties.drain_checks import drain_holder_cohort
-from properties.port_checks import with_startup_abort
+from properties.port_checks import early_dispatch_waves, published_blocks, with_startup_abort
 from runtime.execution import DONE, RunResult
 from runtime.trb import MUTANTS, TrbSystem
 from runtime.trb import consts as K
@@ -64,6 +64,15 @@ def _out_of_order(r: RunResult, s: TrbSystem) -> bool:
     return bool(order_violations(s))
 
 
+def _early_candidate_before_publication(r: RunResult, s: TrbSystem) -> bool:
+    """The consumer C became an early-dispatch candidate while its producer P had a block with no token yet."""
+    consumer, producer = s.plan.task_index["C"], s.plan.task_index["P"]
+    for n, (kind, run_index, task, _extra) in enumerate(s.events):
+        if kind == "candidate" and task == consumer:
+            return len(published_blocks(s.events[:n], run_index, producer)) < s.plan.tasks[producer].block_num
+    return False
+
+
 # mutant -> (scenario factory, seed (-1 = round-robin), observers, symptom). The symptom must be absent
 # from the unmutated port on the same scenario and seed, and (where timing matters) the run must not have
 # passed into the INV-R8 finding, so the symptom is the mutant's and not the finding's.
@@ -105,6 +114,10 @@ TARGETS: dict[str, tuple[Callable[[], Scenario], int, tuple[type, ...], Check]] 
                                lambda r, s: r.outcome != DONE and sorted(w for w in s.drain_wait if w) == [
                                    "drain_ack_mask == all (or own bit cleared)",
                                    "drain_ack_mask == all (or own bit cleared)", "drain_stage_done_mask == all"]),
+    "M_EARLY_ON_FIRST_BLOCK": (
+        lambda: early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"), 1, (),
+        _early_candidate_before_publication,
+    ),
 }
 
 

@@ -55,6 +55,7 @@ def _builtin_trb() -> st.SearchStrategy[Scenario]:
 
 
 MEDIUM_LIMITS = replace(SMALL_LIMITS, max_tasks=8, max_block_num=3, max_clusters=2, multi_round=True)
+EARLY_LIMITS = replace(MEDIUM_LIMITS, max_block_num=4, early_resolve=True)
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -82,6 +83,13 @@ FAMILIES: dict[str, Family] = {
             "tile-then-gather programs: 2-17 writers of tiles of one tensor, then readers of spans of it "
             "(TensorMap lookups returning many producers; fuzz.campaigns.families)",
             lambda: tiled_scenarios(name="fuzz_tiled"),
+            decided,
+        ),
+        Family(
+            "early",
+            "random programs of at most 8 tasks with allow_early_resolve submits (early dispatch), SPMD up to 4 "
+            "blocks on 1-2 clusters",
+            lambda: scenarios(EARLY_LIMITS, sizing="any", name="fuzz_early"),
             decided,
         ),
         Family(
@@ -200,6 +208,13 @@ CAMPAIGNS: dict[str, Campaign] = {
             "startup",
             "the port's startup abort paths (K01b, INV-E4) on medium random programs, random / PCT",
             (Arm("port-startup", PORT, "startup", RANDOM_PCT),),
+        ),
+        Campaign(
+            "early-dispatch",
+            "the port on random programs with allow_early_resolve submits (early dispatch, INV-D4), random / "
+            "PCT schedules, with the data oracle",
+            (Arm("port-early", PORT, "early", RANDOM_PCT),),
+            port_observers=(PORT_CHECKS, DATA_ORACLE),
         ),
         Campaign(
             "builtin",

@@ -105,17 +105,23 @@ check_idle_fatal_error's 1024-iteration cadence is "every idle iteration".
 The sync_start drain (schedulable sync_start cohorts: Tier-0 ready_sync_queues, Phase 2's
 handle_drain_mode, enter_drain_mode) is the STEP+X extension `sync_drain.py`. Startup abort paths of
 AicpuExecutor::run are ported but taken only when a scenario injects one (`startup.py`, config.init_failure).
-
-Not ported (the plan rejects scenarios that need them): early dispatch (allow_early_resolve, and with it
-the gated sync_start drain), async completions, dispatch predicates, PMU mode,
-the serial-mode contiguous handshake (serial mode's dispatch wait is ported).
+Early dispatch (allow_early_resolve producers, spec §2.18) is in `early_dispatch.py`: dispatch_fanin
+seeding at wiring, propagate_dispatch_fanin after full publication, the candidate CAS and tagged
+early-dispatch queues, Phase 4b staging of gated blocks on running/pending slots with the doorbell table and
+staged_core_mask, the release in route_ready_once, gated cores skipped by completion polling and promoted
+on FIN (Case 3.3), the AICore's doorbell wait; its steps run only in scenarios with a flagged submit.
+Not ported (the plan rejects scenarios that need them): early sync_start cohorts (a cohort in a program
+with early-dispatch producers: the gated drain, the rendezvous), async completions, dispatch predicates,
+PMU mode, the serial-mode contiguous handshake (serial mode's dispatch wait is ported).
 Vyukov push/pop are atomic steps (the reserve/publish split of one push is not modelled).
 
 Known findings (the port reaches them faithfully; see the helper report): commit_task publishes
 current_task_index before prepare_task stores PENDING, so a concurrent advance_ring_pointers can read
 the reused slot's previous-generation CONSUMED state and move last_task_alive past a live task
 (INV-R8): e.g. `ptocheck run pa_var_seq4_window8 --scheduler random --seed 124`. The port also reaches
-the model's F-MODEL-R7 (a deferred on_task_release running on a rebound slot, INV-R7), e.g. seed 57.
+the model's F-MODEL-R7 (a deferred on_task_release running on a rebound slot, INV-R7), e.g. seed 57. With early
+dispatch it reaches F-PORT-EARLY-RELEASE-REROUTE (tests/regressions/early_release_reroute.json): a released
+consumer that completes and is consumed before its releaser's next_block_idx load runs a second time.
 """
 
 from runtime.trb.cites import cited_functions

@@ -42,6 +42,15 @@ class CoreAndHostThreads(SchedulerThread):
                     self.c[self.C_COND + k] = K.AICORE_EXITED_VALUE
                     self.c[self.HOST_AICORE_EXITED] += 1
                     break
+                if self.early_on:  # a gated (early-dispatch) token waits for its doorbell before the ACK
+                    exiting = yield from self.ed_core_gate(k, token)
+                    if self.c[self.HOST_RESET]:
+                        return
+                    if exiting:
+                        yield self.OP_CORE_EXITED[k]
+                        self.c[self.C_COND + k] = K.AICORE_EXITED_VALUE
+                        self.c[self.HOST_AICORE_EXITED] += 1
+                        break
                 yield self.OP_CORE_ACK[k]
                 self.c[self.C_COND + k] = token & K.TASK_ID_MASK
                 if self.data is not None:

@@ -27,6 +27,7 @@ COMPL_CPP = TRB + "runtime/scheduler/scheduler_completion.cpp"
 DISP_CPP = TRB + "runtime/scheduler/scheduler_dispatch.cpp"
 COLD_CPP = TRB + "runtime/scheduler/scheduler_cold_path.cpp"
 SCHED_TYPES_H = TRB + "runtime/scheduler/scheduler_types.h"
+SCHED_CTX_H = TRB + "runtime/scheduler/scheduler_context.h"
 AICPU_CPP = TRB + "aicpu/aicpu_executor.cpp"
 AICORE_CPP = TRB + "aicore/aicore_executor.cpp"
 REGS_CPP = "src/a2a3/platform/shared/aicpu/platform_regs.cpp"
@@ -121,6 +122,22 @@ HANDLE_DRAIN = Cite(COMPL_CPP, "SchedulerContext::handle_drain_mode")
 COUNT_GLOBAL_AVAILABLE = Cite(COMPL_CPP, "SchedulerContext::count_global_available")
 STAGE_SYNC_START = Cite(COMPL_CPP, "SchedulerContext::stage_sync_start_cores")
 HAS_RESIDUAL_SYNC_MIX = Cite(TRB + "runtime/scheduler/scheduler_context.h", "has_residual_sync_mix")
+
+# --- early dispatch (runtime/trb/early_dispatch.py) ---
+PROPAGATE_DISPATCH_FANIN = Cite(SCHED_H, "propagate_dispatch_fanin")
+TRY_ENQUEUE_EARLY = Cite(SCHED_H, "try_enqueue_early_dispatch_candidate")
+TRY_EARLY_RELEASE = Cite(SCHED_H, "try_early_dispatch_release")
+TRY_CLAIM_READY = Cite(SCHED_H, "try_claim_ready_once")
+TRY_CLAIM_LAUNCH = Cite(SCHED_H, "try_claim_early_dispatch_launch")
+CLAIM_ALL_DOORBELLS = Cite(SCHED_H, "claim_all_staged_doorbell_bits")
+CLAIM_LATE_DOORBELLS = Cite(SCHED_H, "claim_late_staged_doorbell_bits")
+RING_ONE_DOORBELL = Cite(SCHED_H, "ring_one_doorbell")
+RECORD_PUBLISHED = Cite(SCHED_H, "record_published_blocks")
+TRY_EARLY_DISPATCH = Cite(DISP_CPP, "SchedulerContext::try_early_dispatch")
+EARLY_DISPATCH_SHAPE = Cite(DISP_CPP, "SchedulerContext::early_dispatch_shape")
+STAGE_CONSUMER_BLOCKS = Cite(DISP_CPP, "SchedulerContext::stage_consumer_blocks")
+BUILD_PAYLOAD = Cite(DISP_CPP, "SchedulerContext::build_payload")
+HAS_RESIDUAL_EARLY_MIX = Cite(SCHED_CTX_H, "has_residual_early_mix")
 
 # --- executor, AICore, platform, host ---
 EXEC_INIT = Cite(AICPU_CPP, "AicpuExecutor::init")

@@ -188,8 +188,15 @@ MUTANTS: dict[str, Mutant] = {
             "I01",
             "STEP+X",
             "early-dispatch candidacy on the producer's first block",
-            "propagate_dispatch_fanin before published_block_count reaches logical_block_num",
-            "needs early dispatch",
+            "propagate_dispatch_fanin drops its published_block_count >= logical_block_num guard, so a flagged "
+            "producer's consumers become candidates after its first published block range (pre-92a6bbcfb)",
+            IMPLEMENTED,
+            "uses the early-dispatch extension (runtime/trb/early_dispatch.py); found by INV-D4 "
+            "(early_candidate_after_publication). The catalogue's hang was not reached by bounded random/PCT "
+            "searches; informally, a thread stages only onto its own free slots and only when it saw every ready "
+            "queue empty, i.e. while another thread with a free slot of its own holds the producer popped and "
+            "dispatches ready work on that slot before it stages there; gated cores take no other block. The "
+            "sync_start drain (not ported) stages every thread's idle and pending slots at once"
         ),
         Mutant(
             "M_DRAIN_NO_ATTEMPT_TAG",

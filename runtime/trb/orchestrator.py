@@ -20,8 +20,9 @@ from model.scenario import ScopeMode, Tag
 from runtime.core import Cite, Op, OpKind, Order, ThreadBody
 from runtime.trb import cites as C
 from runtime.trb import consts as K
+from runtime.trb.early_dispatch import EarlyDispatchSteps
 from runtime.trb.plan import I_ALLOC, I_BEGIN, I_END, I_SUBMIT, I_TDATA
-from runtime.trb.shared import SharedSteps, Steps
+from runtime.trb.shared import Steps
 from runtime.trb.startup import abort_startup
 from runtime.trb.tensormap import COVERED, ProbeTensor
 
@@ -33,7 +34,7 @@ def _i32(v: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-class OrchestratorThread(SharedSteps):
+class OrchestratorThread(EarlyDispatchSteps):
     # ------------------------------------------------------------------ thread body
 
     def orchestrator_body(self) -> ThreadBody:
@@ -466,6 +467,8 @@ class OrchestratorThread(SharedSteps):
         yield self.register_op(g, len(edges))
         if not self._fx_register(ti, g, edges, base, end, manual):
             return
+        if self.early_on:
+            self.ed_payload_init(g)
         count = len(edges)
         if count == 0:
             yield self.OP_PUBLISH_A[g]
@@ -831,13 +834,19 @@ class OrchestratorThread(SharedSteps):
     def wire_fanin_task(self, g: int, r: int, wfanin: int, edges: Edges) -> Steps:
         self.c[self.S_FCOUNT + g] = wfanin + 1  # W1: before any link (published by the first unlock)
         completed = 0
+        propagated = 0  # W2: edges linked after the producer's dispatch_fanin propagation snapshot
         for i in range(len(edges)):
             p, f = edges[i]
             if f & K.DEP_WAIT:
                 yield self.wire_op(p, self.slot_ring[g])
-                completed += self._fx_wire_one(p, g)
+                done = self._fx_wire_one(p, g)
+                completed += done
+                if self.early_on:
+                    propagated += self.ed_wire_propagated(p, done)
             if f & K.DEP_WAIT and not f & K.DEP_RETAIN:
                 yield from self.release_producer(p, False, self.orch_tidx)
+        if self.early_on:  # W3
+            yield from self.ed_seed(g, edges, completed, propagated)
         yield self.OP_WIRE_RC[g]
         new_rc = self.c[self.S_FRC + g] + completed + 1
         self.c[self.S_FRC + g] = new_rc

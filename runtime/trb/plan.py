@@ -98,6 +98,7 @@ class TaskPlan(Static):
     outputs: tuple[int, ...]  # buffer indices this task creates
     max_edges: int  # upper bound of distinct fanin producers
     sync_start_invalid: bool = False  # sync_start with block_num above the core limit (submit's fatal 7)
+    early: bool = False  # task_attrs.allow_early_resolve (submit flag; alloc_tensors sets it on its creator)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,19 @@ class Plan:
                 self.tasks.append(task)
                 self.task_at[(ring, local)] = idx
                 self.instrs.append(Instr(I_ALLOC if task.is_alloc else I_SUBMIT, task=idx, program_pos=pos))
+        # Early dispatch and the sync_start drain are ported separately; a cohort whose producers may all be
+        # flagged (alloc_tensors flags its creator) would take the early sync_start path (the
+        # early_sync_start_queue, the gated drain, the rendezvous), which neither extension covers.
+        cohort = next((t for t in self.tasks if t.sync_start), None)
+        flagged = next((t for t in self.tasks if t.early), None)
+        if cohort is not None and flagged is not None:
+            raise NotPortedError(
+                f"a schedulable sync_start cohort ({cohort.name}) in a program with an early-dispatch producer "
+                f"({flagged.name}, {'alloc_tensors' if flagged.is_alloc else 'early_resolve'}) needs the early "
+                "sync_start path (early_sync_start_queue, gated drain, rendezvous), which is not in the port",
+                f"program[{cohort.program_pos}]",
+                "drop early_resolve (and alloc_tensors) from the program, or the cohort's sync_start",
+            )
         # Slots a run can touch: local ids 0..n_r-1 map to slots 0..min(W, n_r)-1.
         self.nslots = tuple(min(self.windows[r], self.per_ring[r]) for r in range(K.NUM_RINGS))
         self.total_slots = sum(self.nslots)
@@ -307,12 +321,7 @@ class Plan:
                 deps=(),
                 outputs=tuple(outputs),
                 max_edges=0,
-            )
-        if op.early_resolve:
-            raise NotPortedError(
-                "allow_early_resolve (early dispatch) is not in the step-level port yet",
-                f"{where}.early_resolve",
-                "drop the flag or run the reference model; early dispatch is a STEP+X extension",
+                early=True,
             )
         lookups = 0
         for j, a in enumerate(op.args):
@@ -365,6 +374,7 @@ class Plan:
             outputs=tuple(outputs),
             max_edges=len(deps) + lookups,
             sync_start_invalid=sync_start_invalid,
+            early=op.early_resolve,
         )
 
     def describe(self, task: int) -> str:

@@ -20,8 +20,13 @@ Phase 2 (the sync_start drain) and Tier 0 of dispatch_ready_tasks (ready_sync_qu
 runtime/trb/sync_drain.py; they run only for a plan with a schedulable sync_start cohort (otherwise the
 sync queues are always empty and sync_start_pending always 0: those loads are left out).
 
-Not ported (scenarios using them are rejected by the plan): early dispatch (Phase 4b, the early-dispatch queues are always
-empty), async completions (the mailbox), dispatch predicates, PMU single-issue mode.
+Early dispatch (Phase 4b, the gated-core skip and Case 3.3 of Phase 1, the release sink of on_task_complete,
+record_published_blocks + propagate_dispatch_fanin after dispatch_shape's flush) lives in early_dispatch.py
+and runs only in scenarios with an allow_early_resolve submit.
+
+Not ported (scenarios using them are rejected by the plan): sync_start cohorts of early-dispatch tasks
+(the gated drain, the rendezvous), async completions (the mailbox), dispatch predicates, PMU
+single-issue mode.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from operator import itemgetter
 from runtime.core import Op, OpKind, Order, ThreadBody
 from runtime.trb import cites as C
 from runtime.trb import consts as K
+from runtime.trb.early_dispatch import EARLY_SINK_CAP
 from runtime.trb.shared import Steps
 from runtime.trb.sync_drain import SyncDrainThread
 
@@ -182,10 +188,19 @@ class SchedulerThread(SyncDrainThread):
             for i in range(len(running)):
                 off = running[i]
                 k = self.tr_cores[t][off]
+                pending_gated = False
+                if self.early_on:  # a gated running task cannot ACK/FIN: skip its core
+                    gated, reads = yield from self.ed_running_gated(t, k)
+                    seen = seen + reads
+                    if gated:
+                        continue
                 yield ops.OP_POLL[k]
                 cond = self.c[self.C_COND + k]
                 seen = (*seen, (self.C_COND + k, cond))
-                bits, g_run, g_pend = self._fx_decide(k, cond)
+                if self.early_on:
+                    pending_gated, reads = yield from self.ed_pending_gated(t, k)
+                    seen = seen + reads
+                bits, g_run, g_pend = self._fx_decide(k, cond, pending_gated)
                 if not bits & T_MATCHED:
                     continue
                 if bits & (T_PEND_DONE | T_RUN_DONE):
@@ -229,6 +244,11 @@ class SchedulerThread(SyncDrainThread):
             seen = seen + reads
             made_progress = made_progress or progress
             impure = impure or imp
+            if self.early_on:  # ---- Phase 4b: early dispatch ----
+                progress, imp, qexp, reads = yield from self.try_early_dispatch(t, qexp)
+                seen = seen + reads
+                made_progress = made_progress or progress
+                impure = impure or imp
             if made_progress:
                 continue
             # ---- idle path ----
@@ -331,8 +351,9 @@ class SchedulerThread(SyncDrainThread):
 
     # ------------------------------------------------------------------ Phase 1
 
-    def _fx_decide(self, k: int, cond: int) -> tuple[int, int, int]:
-        """decide_slot_transition on the COND value just read; returns (bits, running slot, pending slot)."""
+    def _fx_decide(self, k: int, cond: int, pending_gated: bool = False) -> tuple[int, int, int]:
+        """decide_slot_transition on the COND value just read; returns (bits, running slot, pending slot).
+        `pending_gated`: the pending task is an early-dispatch stage parked on its doorbell (Case 3.3)."""
         c = self.c
         reg_id = cond & K.TASK_ID_MASK
         fin = (cond >> 31) & 1 == K.TASK_FIN_STATE
@@ -345,7 +366,7 @@ class SchedulerThread(SyncDrainThread):
                 bits |= T_PEND_DONE
         elif reg_id == run_id:
             if fin:
-                if pend_id == K.AICPU_TASK_INVALID:
+                if pend_id == K.AICPU_TASK_INVALID or pending_gated:  # Case 3.2, or 3.3 (promote the gated task)
                     bits = T_MATCHED | T_RUN_DONE | T_RUN_FREED
                 # Case 3.1: a non-gated pending task exists -> wait for its ACK
             else:
@@ -386,29 +407,32 @@ class SchedulerThread(SyncDrainThread):
         self.c[self.S_DONE + g] = (prev + 1) & 0xFFFF
         if ((prev + 1) & 0xFFFF) != (self.c[self.S_TOTAL + g] & 0xFFFF):
             return 0
+        # ghost: the task completing here (its slot may be consumed and rebound before the append below when
+        # the fanout walk is long, e.g. an early-dispatch release: the entry then already names the new task)
+        task = self.task_of_slot(g)
         yield from self.on_task_complete(g, t)
-        if self._fx_defer_append(t, g, append_first=False):
+        if self._fx_defer_append(t, g, append_first=False, task=task):
             while self.c[self.T_DEF_COUNT + t] > 0:
                 yield from self.on_task_release(self._fx_defer_pop(t), t)
             if not self.m_defer_drop:
-                self._fx_defer_push(t, g)
+                self._fx_defer_push(t, g, task)
         return 1
 
-    def _fx_defer_append(self, t: int, g: int, append_first: bool) -> bool:
+    def _fx_defer_append(self, t: int, g: int, append_first: bool, task: int | None = None) -> bool:
         """Append to the deferred-release buffer. complete_slot_task (append_first=False) appends only when
         there is room and returns True when the caller must flush first (then append); the dummy path appends
         first and returns True when the buffer reached capacity (flush)."""
         c = self.c
         n = c[self.T_DEF_COUNT + t]
         if append_first:
-            self._fx_defer_push(t, g)
+            self._fx_defer_push(t, g, task)
             return n + 1 >= self.defer_cap
         if n < self.defer_cap:
-            self._fx_defer_push(t, g)
+            self._fx_defer_push(t, g, task)
             return False
         return True
 
-    def _fx_defer_push(self, t: int, g: int) -> None:
+    def _fx_defer_push(self, t: int, g: int, task: int | None = None) -> None:
         c = self.c
         n = c[self.T_DEF_COUNT + t]
         if n >= self.def_cells:  # cannot happen: one entry per completion, and at most one past the capacity
@@ -416,7 +440,7 @@ class SchedulerThread(SyncDrainThread):
             return
         c[self.T_DEF[t] + n] = g + 1
         c[self.T_DEF_COUNT + t] = n + 1
-        self.ghost_deferred[(t, n)] = self.task_of_slot(g)
+        self.ghost_deferred[(t, n)] = self.task_of_slot(g) if task is None else task
 
     def _fx_defer_pop(self, t: int) -> int:
         """Pop the newest deferred release; a ghost "release-rebound" event records an on_task_release that
@@ -434,6 +458,7 @@ class SchedulerThread(SyncDrainThread):
     def on_task_complete(self, g: int, t: int) -> Steps:
         ops = self.ops[t]
         ge = g
+        sink: tuple[int, ...] = ()  # EarlyDispatchReleaseSink (early dispatch only)
         if self.m_slot_by_id and self.c[self.D_LOCAL + g] >= self.windows[self.slot_ring[g]]:
             ge = self.phantom  # the slot array indexed by an id beyond the window
         yield ops.OP_OTC[ge]
@@ -448,8 +473,14 @@ class SchedulerThread(SyncDrainThread):
             rc = self.c[self.S_FRC + cons] + 1
             self.c[self.S_FRC + cons] = rc
             if rc == self.c[self.S_FCOUNT + cons]:
-                yield from self.route_ready_once(cons, t)
+                if self.early_on:
+                    if (yield from self.ed_route_ready_once(cons, t, len(sink) < EARLY_SINK_CAP)):
+                        sink = (*sink, cons)
+                else:
+                    yield from self.route_ready_once(cons, t)
             node = nxt
+        if sink:
+            yield from self.ed_flush_sink(sink, t)
 
     def _fx_mark_completed(self, g: int) -> int:
         c = self.c
@@ -574,6 +605,7 @@ class SchedulerThread(SyncDrainThread):
                 impure = True  # items this pass has not looked at remain queued
             put_back: tuple[int, ...] = ()
             handles: tuple[tuple[int, int], ...] = ()
+            published: tuple[tuple[int, int], ...] = ()  # (slot, blocks) ranges claimed by this pop
             dispatched_any = False
             for bi in range(len(batch)):
                 g = batch[bi]
@@ -604,6 +636,7 @@ class SchedulerThread(SyncDrainThread):
                     continue
                 dispatched_any = True
                 impure = True
+                published = (*published, (g, claim))
                 if start + claim < self.c[self.S_BLOCKS + g]:
                     yield ops.OP_REPUSH[shape]
                     self.queues[shape].push(g)
@@ -621,6 +654,8 @@ class SchedulerThread(SyncDrainThread):
                 yield ops.OP_PUBLISH[k]
                 self._fx_publish_token(k, tok)
                 progress = True
+            if self.early_on:
+                yield from self.ed_after_publish(t, published)
             if not dispatched_any:
                 qexp, changed = _qnote(qexp, shape, put_back)
                 impure = impure or changed
@@ -678,7 +713,7 @@ class SchedulerThread(SyncDrainThread):
         return current, 0
 
     def _fx_prepare_block(
-        self, t: int, off: int, g: int, shape: int, pending: int, block: int
+        self, t: int, off: int, g: int, shape: int, pending: int, block: int, force_gate: bool = False
     ) -> tuple[tuple[int, int], ...]:
         if shape == K.SHAPE_MIX:
             c = self.c
@@ -689,12 +724,14 @@ class SchedulerThread(SyncDrainThread):
                                     (K.MASK_AIV1, K.SUB_AIV1, off + 2)):
                 if mask & bitmask:
                     to_pending = bool(pending) and not (states >> o) & 1
-                    out.append(self._fx_prepare_subtask(t, o, g, sub, to_pending, block))
+                    out.append(self._fx_prepare_subtask(t, o, g, sub, to_pending, block, force_gate))
             return tuple(out)
         sub = K.SUB_AIC if shape == K.SHAPE_AIC else K.SUB_AIV0
-        return (self._fx_prepare_subtask(t, off, g, sub, bool(pending), block),)
+        return (self._fx_prepare_subtask(t, off, g, sub, bool(pending), block, force_gate),)
 
-    def _fx_prepare_subtask(self, t: int, off: int, g: int, sub: int, to_pending: bool, block: int) -> tuple[int, int]:
+    def _fx_prepare_subtask(
+        self, t: int, off: int, g: int, sub: int, to_pending: bool, block: int, force_gate: bool = False
+    ) -> tuple[int, int]:
         c = self.c
         k = self.tr_cores[t][off]
         seq = (c[self.C_SEQ + k] + 1) & 0xFFFFFFFF
@@ -706,6 +743,8 @@ class SchedulerThread(SyncDrainThread):
         if self.m_token_local:
             token = (c[self.D_LOCAL + g] + 1) & K.TASK_ID_MASK
         self.ghost_token[(k, token)] = (self.round, self.task_of_slot(g), block)
+        if self.early_on:
+            self.ed_set_gate(k, token, g, force_gate)
         if to_pending:
             c[self.C_PEND_SUB + k] = sub
             c[self.C_PEND_SLOT + k] = g + 1

@@ -120,7 +120,7 @@ class SyncDrainThread(OrchestratorThread):
         raise NotImplementedError
 
     def _fx_prepare_block(
-        self, t: int, off: int, g: int, shape: int, pending: int, block: int
+        self, t: int, off: int, g: int, shape: int, pending: int, block: int, force_gate: bool = False
     ) -> tuple[tuple[int, int], ...]:
         raise NotImplementedError
 
