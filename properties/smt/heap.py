@@ -25,6 +25,7 @@ U64 = UInt(64)
 UINT64_LIMIT = 2**64
 H_MAX = 2**62
 REQUEST_MAX = 2**32
+WITNESS_IDS = 6  # witness searches stay below this many tasks (ids -1..6 instantiated up front)
 
 ASSUME_R8_HEAP = "A-R8: the descriptor (base/end) of every task below la is written (INV-R8 holds; see window-cxx)"
 ASSUME_HEAP = "H in [1, 2^62], requests below 2^32 (an int32 layout total aligned to 64)"
@@ -387,4 +388,6 @@ def heap_system(mutant: str | None = None) -> System:
         pool=pool,
         mutant=mutant,
         small=small,
+        tiny=lambda s, c: [*small(s, c), s["cur"] <= WITNESS_IDS],
+        witness_terms=lambda s, c: [z3.BitVecVal(k, 32) for k in range(-1, WITNESS_IDS + 1)],
     )

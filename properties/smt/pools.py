@@ -105,6 +105,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "INV-P1",
             "1 <= tail <= top and top - tail <= capacity",
             lambda s, c: z3.And(s["tail"] >= 1, s["tail"] <= s["top"], s["top"] - s["tail"] <= c["C"]),
+            premises=("task_order", "marks_bounded"),
         ),
         Invariant(
             "task_order",
@@ -163,6 +164,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             ),
             (I32, I32),
             role="consequence",
+            premises=("pool_bounds",),
         ),
     ]
 
@@ -184,7 +186,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
         return [c["C"] <= 6, c["W"] <= 8, s["cur"] <= 100, s["cur"] >= 0, s["top"] <= 12]
 
     def tiny(s: Vars, c: Vars) -> list[Expr]:
-        return [*small(s, c), s["cur"] <= 10]
+        return [*small(s, c), s["cur"] <= 6, s["top"] <= 8]
 
     # reclaim needs la >= 64 (the cleanup interval): reach it by committing, wiring and reclaiming 64 tasks
     witness: list[tuple[str, dict[str, int]]] = []
@@ -204,6 +206,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
         mutant=mutant,
         small=small,
         tiny=tiny,
+        witness_terms=lambda s, c: [z3.BitVecVal(k, 32) for k in range(-1, 9)],  # the ids and entries tiny allows
         witness_schedules={"reclaim": ({"C": 100, "W": 4}, witness)} if kind == "dep" else {},
     )
 
