@@ -104,12 +104,12 @@ that condition); one more check proves that the conditions cover every state (th
 valid), so the cases together prove exactly the unsplit check. Smaller checks, steadier solver times."""
 
 
-def order_cases(name: str, term: Callable[[Vars, Vars, Vars], Expr]) -> Cases:
-    """x < term, x == term, x > term for the goal's first bound variable x (signed bit-vectors)."""
+def order_cases(name: str, term: Callable[[Vars, Vars, Vars], Expr], var: int = 0) -> Cases:
+    """x < term, x == term, x > term for the goal's bound variable number `var` (signed bit-vectors)."""
     return (
-        (f"{name} below", lambda s, p, c, x, *_: x < term(s, p, c)),
-        (f"{name} at", lambda s, p, c, x, *_: x == term(s, p, c)),
-        (f"{name} above", lambda s, p, c, x, *_: x > term(s, p, c)),
+        (f"{name} below", lambda s, p, c, *xs: xs[var] < term(s, p, c)),
+        (f"{name} at", lambda s, p, c, *xs: xs[var] == term(s, p, c)),
+        (f"{name} above", lambda s, p, c, *xs: xs[var] > term(s, p, c)),
     )
 
 
@@ -130,7 +130,8 @@ class Invariant:
     bound: tuple[Sort, ...] = ()
     role: str = "inductive"
     premises: tuple[str, ...] | None = None
-    """The invariants its consecution (or implication) checks assume besides itself; None: all of them.
+    """The invariants (and arithmetic lemmas) its consecution or implication checks assume besides
+    itself; None: all of them.
     Naming fewer only strengthens what a check proves (UNSAT from a subset of the hypotheses is UNSAT
     from all), and keeps the solver off facts the goal does not need (faster, steadier across seeds)."""
     cases: tuple[tuple[str, Cases], ...] = ()
@@ -175,6 +176,9 @@ class Lemma:
     bound: tuple[Sort, ...]
     uses: Callable[[Vars, Vars, Vars, Sequence[Expr]], list[tuple[Expr, ...]]]
     actions: tuple[str, ...]
+    consequences: tuple[str, ...] = ()
+    """Consequences whose implication checks also assume it; there `p` holds the goal's bound
+    variables, named x_0, x_1, ..."""
 
 
 @dataclass(frozen=True)
@@ -359,14 +363,22 @@ def step_context(
     sk = _skolems(bounds)
     pool = step_pool(system, a, s, p, c, list(sk.values()))
     hyps = hypotheses(system, s, c, pool, only=premises)
-    base = [*system.const_facts(c), *hyps, *lemma_instances(system, a, s, p, c, pool)]
+    base = [*system.const_facts(c), *hyps, *lemma_instances(system, a, s, p, c, pool, premises)]
     base.append(system.relation(a, s, t, p, c))
     return Context(Query(base, c, s, t, p, _named(list(sk.values())), pool), sk)
 
 
-def lemma_instances(system: System, a: Action, s: Vars, p: Vars, c: Vars, pool: Sequence[Expr]) -> list[Expr]:
-    """The system's arithmetic lemmas that serve `a`, at the argument tuples each lemma asks for."""
-    return [lem.body(c, *args) for lem in system.lemmas if a.name in lem.actions for args in lem.uses(s, p, c, pool)]
+def lemma_instances(
+    system: System, a: Action, s: Vars, p: Vars, c: Vars, pool: Sequence[Expr], premises: Sequence[str] | None = None
+) -> list[Expr]:
+    """The system's arithmetic lemmas that serve `a` (and that `premises` name, when given), at the
+    argument tuples each lemma asks for."""
+    return [
+        lem.body(c, *args)
+        for lem in system.lemmas
+        if a.name in lem.actions and (premises is None or lem.name in premises)
+        for args in lem.uses(s, p, c, pool)
+    ]
 
 
 def lemma_query(system: System, lem: Lemma) -> Query:
@@ -455,7 +467,9 @@ def implication_query(system: System, goal: Invariant) -> Query:
     xs = _bound_vars(goal.bound, "x")
     pool = _dedupe([*xs, *system.pool(s, c)])
     hyps = hypotheses(system, s, c, pool, only=goal.premises)
-    formulas = [*system.const_facts(c), *hyps, z3.Not(goal.body(s, c, *xs))]
+    named = _named(xs)
+    lemmas = [lem.body(c, *args) for lem in system.lemmas if goal.name in lem.consequences for args in lem.uses(s, named, c, pool)]
+    formulas = [*system.const_facts(c), *hyps, *lemmas, z3.Not(goal.body(s, c, *xs))]
     return Query(formulas, c, s, bound=_named(xs), pool=pool)
 
 

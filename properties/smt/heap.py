@@ -17,7 +17,18 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import BV, Action, Arr, Expr, Invariant, StepProperty, System, UInt, Vars
+from properties.smt.core import (
+    BV,
+    Action,
+    Arr,
+    Expr,
+    Invariant,
+    StepProperty,
+    System,
+    UInt,
+    Vars,
+    order_cases,
+)
 from properties.smt.window import ASSUME_INT32, INT32_MAX
 
 I32 = BV(32, signed=True)
@@ -215,6 +226,7 @@ def heap_system(mutant: str | None = None) -> System:
                 _ule(rank(s["end"][t1], s["tail"], c), rank(s["base"][t2], s["tail"], c)),
             ),
             (I32, I32),
+            cases=(("alloc", order_cases("later id", lambda s, p, c: s["cur"], var=1)),),
         ),
         Invariant(
             "contiguous_placement",
@@ -242,6 +254,8 @@ def heap_system(mutant: str | None = None) -> System:
             # cannot do), so the independence check expects it to be implied
 
             (I32, I32),
+            # the later id is older than the new buffer, the new buffer, or past it: three checks
+            cases=(("alloc", order_cases("later id", lambda s, p, c: s["cur"], var=1)),),
         ),
         Invariant(
             "top_is_last_end",

@@ -257,7 +257,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                 == z3.If(desc_current(s, t), t, z3.If(t >= c["W"], t - c["W"], i32(0))),
             ),
             t_,
-            premises=("window_bound", "pending_flags", "unused_slots_boot"),
+            premises=("window_bound", "pending_flags", "unused_slots_boot", "slot_period"),
             # the new id, the ids it keeps, and the ids past it: three small checks instead of one
             cases=(("commit", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
@@ -384,7 +384,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                     ),
                 ),
                 role="claim",
-                premises=("window_bound", "scan_A", "scan_B"),
+                premises=("window_bound", "scan_A", "scan_B", "successor_bound"),
             )
         )
 
@@ -472,22 +472,20 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
     name = "window" if not cxx else "window-cxx"
     if not assume_int32:
         name += "-int32"
-    return System(
-        name=name,
-        title="task window, watermark and slot generations (one ring)",
-        fields=fields,
-        consts=consts,
-        const_facts=const_facts,
-        init=init,
-        actions=tuple(actions),
-        invariants=tuple(invs),
-        step_properties=tuple(props),
-        assumptions=tuple(assumptions),
-        pool=pool,
-        mutant=mutant,
-        small=small,
-        witness_terms=lambda s, c: [i32(k) for k in range(-1, 10)],
-        lemmas=(
+    lemmas = [
+        # A commit moves cur past every position at or below it without an int32 wrap (the guard
+        # excludes INT32_MAX): the one arithmetic step of the watermark claims under commit.
+        Lemma(
+            "successor_bound",
+            "int32 a <= b < INT32_MAX: a < b + 1",
+            lambda c, a, b: z3.Implies(z3.And(a <= b, b != INT32_MAX), a < b + 1),
+            (I32, I32),
+            lambda s, p, c, pool: [(s["la"], s["cur"]), (s["lA"], s["cur"]), (s["lB"], s["cur"])],
+            ("commit",),
+        ),
+    ]
+    if mutant != "M_SLOT_INDEX_BY_ID":  # the slot lemmas state the masked slot the mutant drops
+        lemmas += [
             # A commit binds cur to the slot cur - W vacated; stating the period once as arithmetic keeps
             # the commit checks from re-deriving it by bit-blasting (which made them seed-sensitive).
             Lemma(
@@ -526,9 +524,23 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                 lambda s, p, c, pool: [(s["cur"], p["p"])],
                 ("claim_check",),
             ),
-        )
-        if mutant != "M_SLOT_INDEX_BY_ID"
-        else (),
+        ]
+    return System(
+        name=name,
+        title="task window, watermark and slot generations (one ring)",
+        fields=fields,
+        consts=consts,
+        const_facts=const_facts,
+        init=init,
+        actions=tuple(actions),
+        invariants=tuple(invs),
+        step_properties=tuple(props),
+        assumptions=tuple(assumptions),
+        pool=pool,
+        mutant=mutant,
+        small=small,
+        witness_terms=lambda s, c: [i32(k) for k in range(-1, 10)],
+        lemmas=tuple(lemmas),
     )
 
 
