@@ -216,6 +216,7 @@ def heap_system(mutant: str | None = None) -> System:
                 ),
             ),
             t_,
+            cases=(("alloc", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "buffers_in_id_order",
@@ -240,6 +241,7 @@ def heap_system(mutant: str | None = None) -> System:
                 ),
             ),
             t_,
+            cases=(("alloc", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "zero_ends_first",
@@ -272,6 +274,7 @@ def heap_system(mutant: str | None = None) -> System:
                 z3.And(s["base"][t] == s["end"][t], s["end"][t] >= 0, s["end"][t] <= c["H"]),
             ),
             t_,
+            cases=(("alloc", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
     ]
 

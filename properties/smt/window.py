@@ -278,6 +278,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             lambda s, c, t: z3.Implies(z3.And(occupant(s, c, t), t < s["la"]), s["st"][slot(t, c)] == CONSUMED),
             t_,
             role="claim" if cxx else "inductive",
+            cases=(("commit", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "state_values",
