@@ -97,6 +97,22 @@ class Action:
     text: str = ""
 
 
+Cases = tuple[tuple[str, Callable[..., Expr]], ...]
+"""A case split of a step check: (label, condition(s, p, c, *xs)) pairs over the pre-state, the action's
+parameters, the constants and the goal's bound variables. Each case is its own check (the goal under
+that condition); one more check proves that the conditions cover every state (their disjunction is
+valid), so the cases together prove exactly the unsplit check. Smaller checks, steadier solver times."""
+
+
+def order_cases(name: str, term: Callable[[Vars, Vars, Vars], Expr], var: int = 0) -> Cases:
+    """x < term, x == term, x > term for the goal's bound variable number `var` (signed bit-vectors)."""
+    return (
+        (f"{name} below", lambda s, p, c, *xs: xs[var] < term(s, p, c)),
+        (f"{name} at", lambda s, p, c, *xs: xs[var] == term(s, p, c)),
+        (f"{name} above", lambda s, p, c, *xs: xs[var] > term(s, p, c)),
+    )
+
+
 @dataclass(frozen=True)
 class Invariant:
     """`body(s, c, *xs)` holds for every value of the bound variables `xs` (sorts `bound`).
@@ -113,10 +129,21 @@ class Invariant:
     body: Callable[..., Expr]
     bound: tuple[Sort, ...] = ()
     role: str = "inductive"
+    premises: tuple[str, ...] | None = None
+    """The invariants (and arithmetic lemmas) its consecution or implication checks assume besides
+    itself; None: all of them.
+    Naming fewer only strengthens what a check proves (UNSAT from a subset of the hypotheses is UNSAT
+    from all), and keeps the solver off facts the goal does not need (faster, steadier across seeds)."""
+    cases: tuple[tuple[str, Cases], ...] = ()
+    """(action name, case split) pairs: that action's consecution check runs once per case (see `Cases`)."""
 
     @property
     def inductive(self) -> bool:
         return self.role == "inductive"
+
+    def assumes(self) -> tuple[str, ...] | None:
+        """The invariant names a check of this goal assumes (itself included), None for all."""
+        return None if self.premises is None else (*self.premises, self.name)
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,10 @@ class StepProperty:
     body: Callable[..., Expr]
     actions: tuple[str, ...] | None = None
     bound: tuple[Sort, ...] = ()
+    premises: tuple[str, ...] | None = None  # as Invariant.premises
+
+    def assumes(self) -> tuple[str, ...] | None:
+        return self.premises
 
 
 @dataclass(frozen=True)
@@ -145,6 +176,9 @@ class Lemma:
     bound: tuple[Sort, ...]
     uses: Callable[[Vars, Vars, Vars, Sequence[Expr]], list[tuple[Expr, ...]]]
     actions: tuple[str, ...]
+    consequences: tuple[str, ...] = ()
+    """Consequences whose implication checks also assume it; there `p` holds the goal's bound
+    variables, named x_0, x_1, ..."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +197,9 @@ class System:
     mutant: str | None = None
     small: Callable[[Vars, Vars], list[Expr]] = lambda s, c: []  # preferred small counterexamples
     tiny: Callable[[Vars, Vars], list[Expr]] | None = None  # witness search bounds (default: small)
+    # terms at which a witness search instantiates the invariants up front (the ids and slots the tiny
+    # bounds allow), so that its first candidate is usually valid (fewer, seed-independent refinements)
+    witness_terms: Callable[[Vars, Vars], list[Expr]] = lambda s, c: []
     # concrete schedules that reach a state enabling an action, for actions no short path enables
     witness_schedules: dict[str, tuple[dict[str, int], list[tuple[str, dict[str, int]]]]] = field(default_factory=dict)
     lemmas: tuple[Lemma, ...] = ()
@@ -316,20 +353,32 @@ def init_context(system: System, bounds: Sequence[Sequence[Sort]]) -> Context:
     return Context(q, sk)
 
 
-def step_context(system: System, a: Action, bounds: Sequence[Sequence[Sort]]) -> Context:
+def step_context(
+    system: System, a: Action, bounds: Sequence[Sequence[Sort]], premises: Sequence[str] | None = None
+) -> Context:
+    """The pre-state hypotheses (the inductive invariants, or only `premises`), lemmas and relation."""
     c = make_vars(system.consts, "")
     s, t = make_vars(system.fields, "@0"), make_vars(system.fields, "@1")
     p = make_vars(a.params, "@p")
     sk = _skolems(bounds)
     pool = step_pool(system, a, s, p, c, list(sk.values()))
-    base = [*system.const_facts(c), *hypotheses(system, s, c, pool), *lemma_instances(system, a, s, p, c, pool)]
+    hyps = hypotheses(system, s, c, pool, only=premises)
+    base = [*system.const_facts(c), *hyps, *lemma_instances(system, a, s, p, c, pool, premises)]
     base.append(system.relation(a, s, t, p, c))
     return Context(Query(base, c, s, t, p, _named(list(sk.values())), pool), sk)
 
 
-def lemma_instances(system: System, a: Action, s: Vars, p: Vars, c: Vars, pool: Sequence[Expr]) -> list[Expr]:
-    """The system's arithmetic lemmas that serve `a`, at the argument tuples each lemma asks for."""
-    return [lem.body(c, *args) for lem in system.lemmas if a.name in lem.actions for args in lem.uses(s, p, c, pool)]
+def lemma_instances(
+    system: System, a: Action, s: Vars, p: Vars, c: Vars, pool: Sequence[Expr], premises: Sequence[str] | None = None
+) -> list[Expr]:
+    """The system's arithmetic lemmas that serve `a` (and that `premises` name, when given), at the
+    argument tuples each lemma asks for."""
+    return [
+        lem.body(c, *args)
+        for lem in system.lemmas
+        if a.name in lem.actions and (premises is None or lem.name in premises)
+        for args in lem.uses(s, p, c, pool)
+    ]
 
 
 def lemma_query(system: System, lem: Lemma) -> Query:
@@ -350,8 +399,9 @@ def consecution_goal(system: System, ctx: Context, inv: Invariant) -> list[Expr]
     assert q.post is not None
     own: list[Expr] = []
     if not inv.inductive:  # a claim assumes every claim (itself included) on top of the inductive set
+        chosen = inv.assumes()
         for other in system.invariants:
-            if other.role == "claim":
+            if other.role == "claim" and (chosen is None or other.name in chosen):
                 own.extend(instantiate(other, q.pre, q.consts, q.pool))
     return [*own, z3.Not(inv.body(q.post, q.consts, *ctx.xs(inv.bound)))]
 
@@ -381,12 +431,33 @@ def step_pool(system: System, a: Action, s: Vars, p: Vars, c: Vars, extra: Seque
 
 
 def consecution_query(system: System, a: Action, inv: Invariant) -> Query:
-    ctx = step_context(system, a, [inv.bound])
+    ctx = step_context(system, a, [inv.bound], inv.assumes())
     return with_goal(ctx, consecution_goal(system, ctx, inv))
 
 
+def case_query(system: System, a: Action, inv: Invariant, cond: Callable[..., Expr]) -> Query:
+    """The consecution check of `inv` under `a`, restricted to the states where `cond` holds."""
+    ctx = step_context(system, a, [inv.bound], inv.assumes())
+    return with_goal(ctx, [*consecution_goal(system, ctx, inv), case_condition(ctx, cond, inv.bound)])
+
+
+def case_condition(ctx: Context, cond: Callable[..., Expr], bound: Sequence[Sort]) -> Expr:
+    q = ctx.query
+    return cond(q.pre, q.params, q.consts, *ctx.xs(bound))
+
+
+def cover_query(system: System, a: Action, bound: Sequence[Sort], cases: Cases) -> Query:
+    """Some case of the split holds in every state (under the constants' facts): UNSAT of no case."""
+    c = make_vars(system.consts, "")
+    s = make_vars(system.fields, "@0")
+    p = make_vars(a.params, "@p")
+    xs = _bound_vars(bound, "x")
+    none = z3.Not(z3.Or(*[cond(s, p, c, *xs) for _, cond in cases]))
+    return Query([*system.const_facts(c), none], c, s, params=p, bound=_named(xs))
+
+
 def step_property_query(system: System, a: Action, prop: StepProperty) -> Query:
-    ctx = step_context(system, a, [prop.bound])
+    ctx = step_context(system, a, [prop.bound], prop.assumes())
     return with_goal(ctx, step_property_goal(ctx, prop))
 
 
@@ -395,7 +466,10 @@ def implication_query(system: System, goal: Invariant) -> Query:
     s = make_vars(system.fields, "@0")
     xs = _bound_vars(goal.bound, "x")
     pool = _dedupe([*xs, *system.pool(s, c)])
-    formulas = [*system.const_facts(c), *hypotheses(system, s, c, pool), z3.Not(goal.body(s, c, *xs))]
+    hyps = hypotheses(system, s, c, pool, only=goal.premises)
+    named = _named(xs)
+    lemmas = [lem.body(c, *args) for lem in system.lemmas if goal.name in lem.consequences for args in lem.uses(s, named, c, pool)]
+    formulas = [*system.const_facts(c), *hyps, *lemmas, z3.Not(goal.body(s, c, *xs))]
     return Query(formulas, c, s, bound=_named(xs), pool=pool)
 
 
@@ -430,6 +504,14 @@ def finite_support(system: System, s: Vars, stores: int) -> list[Expr]:
             term = z3.Store(term, fresh(f"{name}_i{i}", sort.index), fresh(f"{name}_v{i}", sort.value))
         out.append(s[name] == term)
     return out
+
+
+def support_indices(system: System, stores: int) -> list[Expr]:
+    """The symbolic store indices `finite_support` uses (where a finite-support array differs from its
+    default), so that invariants can be instantiated where the arrays hold their interesting values."""
+    return [
+        fresh(f"{name}_i{i}", sort.index) for name, sort in system.fields if isinstance(sort, Arr) for i in range(stores)
+    ]
 
 
 def violation_on_model(

@@ -17,7 +17,18 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import BV, Action, Arr, Expr, Invariant, StepProperty, System, UInt, Vars
+from properties.smt.core import (
+    BV,
+    Action,
+    Arr,
+    Expr,
+    Invariant,
+    StepProperty,
+    System,
+    UInt,
+    Vars,
+    order_cases,
+)
 from properties.smt.window import ASSUME_INT32, INT32_MAX
 
 I32 = BV(32, signed=True)
@@ -25,6 +36,7 @@ U64 = UInt(64)
 UINT64_LIMIT = 2**64
 H_MAX = 2**62
 REQUEST_MAX = 2**32
+WITNESS_IDS = 6  # witness searches stay below this many tasks (ids -1..6 instantiated up front)
 
 ASSUME_R8_HEAP = "A-R8: the descriptor (base/end) of every task below la is written (INV-R8 holds; see window-cxx)"
 ASSUME_HEAP = "H in [1, 2^62], requests below 2^32 (an int32 layout total aligned to 64)"
@@ -204,6 +216,7 @@ def heap_system(mutant: str | None = None) -> System:
                 ),
             ),
             t_,
+            cases=(("alloc", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "buffers_in_id_order",
@@ -214,6 +227,7 @@ def heap_system(mutant: str | None = None) -> System:
                 _ule(rank(s["end"][t1], s["tail"], c), rank(s["base"][t2], s["tail"], c)),
             ),
             (I32, I32),
+            cases=(("alloc", order_cases("later id", lambda s, p, c: s["cur"], var=1)),),
         ),
         Invariant(
             "contiguous_placement",
@@ -227,6 +241,7 @@ def heap_system(mutant: str | None = None) -> System:
                 ),
             ),
             t_,
+            cases=(("alloc", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "zero_ends_first",
@@ -241,6 +256,8 @@ def heap_system(mutant: str | None = None) -> System:
             # cannot do), so the independence check expects it to be implied
 
             (I32, I32),
+            # the later id is older than the new buffer, the new buffer, or past it: three checks
+            cases=(("alloc", order_cases("later id", lambda s, p, c: s["cur"], var=1)),),
         ),
         Invariant(
             "top_is_last_end",
@@ -257,6 +274,7 @@ def heap_system(mutant: str | None = None) -> System:
                 z3.And(s["base"][t] == s["end"][t], s["end"][t] >= 0, s["end"][t] <= c["H"]),
             ),
             t_,
+            cases=(("alloc", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
     ]
 
@@ -387,4 +405,6 @@ def heap_system(mutant: str | None = None) -> System:
         pool=pool,
         mutant=mutant,
         small=small,
+        tiny=lambda s, c: [*small(s, c), s["cur"] <= WITNESS_IDS],
+        witness_terms=lambda s, c: [z3.BitVecVal(k, 32) for k in range(-1, WITNESS_IDS + 1)],
     )

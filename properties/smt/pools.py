@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, StepProperty, System, Vars
+from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, Lemma, StepProperty, System, Vars
 from properties.smt.window import ASSUME_INT32, INT32_MAX
 
 I32 = BV(32, signed=True)
@@ -72,18 +72,25 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
         last = z3.If(s["wiring"], s["cur"] - 1, s["cur"])
         return z3.And(s["la"] < n, n <= last), {"la": n}
 
+    def tail_moves(s: Vars, p: Vars, c: Vars) -> Expr:
+        """Does reclaim move tail (to the mark it reads)?"""
+        if kind == "spill":
+            return s["mark"][p["t"]] > s["tail"]
+        m = s["mark"][s["la"] if mutant == "M_DEPPOOL_RECLAIM_OWN_MARK" else s["la"] - 1]
+        return z3.And(m > 0, m > s["tail"])
+
     def reclaim_dep(s: Vars, p: Vars, c: Vars) -> tuple[Expr, dict[str, Expr]]:
         la = s["la"]
         which = la if mutant == "M_DEPPOOL_RECLAIM_OWN_MARK" else la - 1
         m = s["mark"][which]
         guard = z3.And(la >= s["lrec"] + CLEANUP_INTERVAL, la > 0)
-        new_tail = z3.If(z3.And(m > 0, m > s["tail"]), m, s["tail"])
+        new_tail = z3.If(tail_moves(s, p, c), m, s["tail"])
         return guard, {"tail": new_tail, "lrec": la}
 
     def reclaim_spill(s: Vars, p: Vars, c: Vars) -> tuple[Expr, dict[str, Expr]]:
         t = p["t"]
         m = s["mark"][t]
-        return z3.And(t >= 0, t < s["la"]), {"tail": z3.If(m > s["tail"], m, s["tail"])}
+        return z3.And(t >= 0, t < s["la"]), {"tail": z3.If(tail_moves(s, p, c), m, s["tail"])}
 
     actions = [
         Action("commit", commit, text="a task is committed; its wiring starts"),
@@ -105,6 +112,17 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             "INV-P1",
             "1 <= tail <= top and top - tail <= capacity",
             lambda s, c: z3.And(s["tail"] >= 1, s["tail"] <= s["top"], s["top"] - s["tail"] <= c["C"]),
+            premises=("task_order", "marks_bounded"),
+            # reclaim's two branches, each its own check
+            cases=(
+                (
+                    "reclaim",
+                    (
+                        ("tail moves", tail_moves),
+                        ("tail stays", lambda s, p, c: z3.Not(tail_moves(s, p, c))),
+                    ),
+                ),
+            ),
         ),
         Invariant(
             "task_order",
@@ -118,6 +136,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
                 s["lrec"] >= 0,
                 z3.Implies(s["wiring"], z3.And(s["la"] < s["cur"], s["cur"] >= 1)),
             ),
+            premises=("span_shrinks",),  # scalar counters only: inductive on its own (with that lemma)
         ),
         Invariant(
             "marks_bounded",
@@ -163,6 +182,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
             ),
             (I32, I32),
             role="consequence",
+            premises=("pool_bounds",),
         ),
     ]
 
@@ -184,7 +204,7 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
         return [c["C"] <= 6, c["W"] <= 8, s["cur"] <= 100, s["cur"] >= 0, s["top"] <= 12]
 
     def tiny(s: Vars, c: Vars) -> list[Expr]:
-        return [*small(s, c), s["cur"] <= 10]
+        return [*small(s, c), s["cur"] <= 6, s["top"] <= 8]
 
     # reclaim needs la >= 64 (the cleanup interval): reach it by committing, wiring and reclaiming 64 tasks
     witness: list[tuple[str, dict[str, int]]] = []
@@ -204,7 +224,34 @@ def pool_system(kind: str = "dep", mutant: str | None = None, assume_pool32: boo
         mutant=mutant,
         small=small,
         tiny=tiny,
+        witness_terms=lambda s, c: [z3.BitVecVal(k, 32) for k in range(-1, 9)],  # the ids and entries tiny allows
         witness_schedules={"reclaim": ({"C": 100, "W": 4}, witness)} if kind == "dep" else {},
+        lemmas=(
+            # Moving la up to n <= cur shrinks the window cur - la without an int32 wrap.
+            Lemma(
+                "span_shrinks",
+                "int32 0 <= a <= m <= b: 0 <= b - m <= b - a",
+                lambda c, a, m, b: z3.Implies(
+                    z3.And(a >= 0, a <= m, m <= b), z3.And(b - m >= 0, b - m <= b - a)
+                ),
+                (I32, I32, I32),
+                lambda s, p, c, pool: [(s["la"], p["la"], s["cur"])],
+                ("advance",),
+            ),
+            # Two entries inside [a, b) with a >= 1 are less than b - a apart, with no int32 wrap: the
+            # bit-level half of live_entries_within_capacity, proved once on its own.
+            Lemma(
+                "span_within_range",
+                "int32 1 <= a <= i < j < b: 0 < j - i < b - a",
+                lambda c, a, i, j, b: z3.Implies(
+                    z3.And(a >= 1, a <= i, i < j, j < b), z3.And(j - i > 0, j - i < b - a)
+                ),
+                (I32, I32, I32, I32),
+                lambda s, p, c, pool: [(s["tail"], p["x_0"], p["x_1"], s["top"])],
+                (),
+                consequences=("live_entries_within_capacity",),
+            ),
+        ),
     )
 
 

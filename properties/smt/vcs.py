@@ -37,18 +37,19 @@ class VC:
     goal: str  # invariant / property name
     spec: str
     method: str
-    kind: str  # init | step | claim-init | claim-step | implies | lemma | step-property | nonvacuous | independent
+    kind: str  # init | step | claim-init | claim-step | implies | lemma | cover | step-property | nonvacuous | independent
     action: str | None
     build: Callable[[], Query]
     expect: Expectation = Expectation(PROVED)
     bound: tuple[Sort, ...] = ()
     make_goal: Callable[[Context], list[Expr]] | None = None  # for checks that share a context
+    premises: tuple[str, ...] | None = None  # the hypotheses a step check assumes (None: all)
 
     @property
-    def group(self) -> tuple[str, str | None] | None:
+    def group(self) -> tuple[str, str | None, tuple[str, ...] | None] | None:
         if self.make_goal is None:
             return None
-        return ("init", None) if self.kind == "init" else ("step", self.action)
+        return ("init", None, None) if self.kind == "init" else ("step", self.action, self.premises)
 
     @property
     def label(self) -> str:
@@ -91,9 +92,10 @@ def enumerate_vcs(system: System, overrides: dict[tuple[str, str | None], Expect
         build: Callable[[], Query],
         bound: tuple[Sort, ...] = (),
         make_goal: Callable[[Context], list[Expr]] | None = None,
+        premises: tuple[str, ...] | None = None,
     ) -> None:
-        expect = over.get((goal, action), Expectation(PROVED))
-        out.append(VC(system, goal, spec, method, kind, action, build, expect, bound, make_goal))
+        expect = Expectation(PROVED) if kind == "cover" else over.get((goal, action), Expectation(PROVED))
+        out.append(VC(system, goal, spec, method, kind, action, build, expect, bound, make_goal, premises))
 
     for inv in system.invariants:
         if inv.role == "consequence":
@@ -109,7 +111,11 @@ def enumerate_vcs(system: System, overrides: dict[tuple[str, str | None], Expect
             inv.bound,
             partial(_init_goal, inv),
         )
+        splits = dict(inv.cases)
         for a in system.actions:
+            if a.name in splits:
+                _add_cases(add, system, inv, a, splits[a.name])
+                continue
             add(
                 inv.name,
                 inv.spec,
@@ -119,6 +125,7 @@ def enumerate_vcs(system: System, overrides: dict[tuple[str, str | None], Expect
                 partial(core.consecution_query, system, a, inv),
                 inv.bound,
                 partial(_consecution_goal, system, inv),
+                inv.assumes(),
             )
     for lem in system.lemmas:
         add(lem.name, "lemma", "arithmetic lemma", "lemma", None, partial(core.lemma_query, system, lem))
@@ -135,8 +142,37 @@ def enumerate_vcs(system: System, overrides: dict[tuple[str, str | None], Expect
                 partial(core.step_property_query, system, a, prop),
                 prop.bound,
                 partial(_step_property_goal, prop),
+                prop.assumes(),
             )
     return out
+
+
+def _add_cases(add: Callable[..., None], system: System, inv: core.Invariant, a: core.Action, cases: core.Cases) -> None:
+    """One check per case of the split (sharing the action's context), and one that the cases cover."""
+    for label, cond in cases:
+        add(
+            inv.name,
+            inv.spec,
+            f"induction: {a.name} [case {label}]",
+            "step",
+            a.name,
+            partial(core.case_query, system, a, inv, cond),
+            inv.bound,
+            partial(_case_goal, system, inv, cond),
+            inv.assumes(),
+        )
+    add(
+        inv.name,
+        "case split",
+        f"induction: {a.name} [the {len(cases)} cases cover every state]",
+        "cover",
+        a.name,
+        partial(core.cover_query, system, a, inv.bound, cases),
+    )
+
+
+def _case_goal(system: System, inv: core.Invariant, cond: Callable[..., Expr], ctx: Context) -> list[Expr]:
+    return [*core.consecution_goal(system, ctx, inv), core.case_condition(ctx, cond, inv.bound)]
 
 
 def _init_goal(inv: core.Invariant, ctx: Context) -> list[Expr]:
@@ -172,7 +208,7 @@ def run_vcs(
             ctx = core.init_context(first.system, bounds)
         else:
             assert first.action is not None
-            ctx = core.step_context(first.system, first.system.action(first.action), bounds)
+            ctx = core.step_context(first.system, first.system.action(first.action), bounds, first.premises)
         for i in members:
             vc = vcs[i]
             assert vc.make_goal is not None
@@ -248,6 +284,13 @@ def _find_witness(vc: VC, q: Query, rlimit: int, seed: int) -> tuple[core.Outcom
     goal_name = vc.goal.split(" is not implied")[0]
     bounds = system.tiny or system.small
     formulas = [*q.formulas, *bounds(q.pre, q.consts), *core.finite_support(system, q.pre, WITNESS_STORES)]
+    # Up-front instances at the arrays' store indices and the system's small ids: the candidate then
+    # rarely violates an invariant, so the number of refinements (and the time) barely depends on the
+    # seed. They are instances of invariants the witness must satisfy anyway (never of an independence
+    # goal), and the candidate is still checked against the full quantified invariants below.
+    eager = core._dedupe(system.witness_terms(q.pre, q.consts))
+    assumed = [inv.name for inv in system.invariants if inv.inductive and not (vc.kind == "independent" and inv.name == goal_name)]
+    formulas += core.hypotheses(system, q.pre, q.consts, eager, only=assumed)
     total = core.Outcome("sat", 0.0, 0)
     for _ in range(WITNESS_REFINEMENTS):
         outcome = core.run_query(formulas, rlimit, seed)

@@ -17,7 +17,19 @@ from __future__ import annotations
 
 import z3  # type: ignore[import-untyped]
 
-from properties.smt.core import BV, Action, Arr, Bool, Expr, Invariant, Lemma, StepProperty, System, Vars
+from properties.smt.core import (
+    BV,
+    Action,
+    Arr,
+    Bool,
+    Expr,
+    Invariant,
+    Lemma,
+    StepProperty,
+    System,
+    Vars,
+    order_cases,
+)
 
 I32 = BV(32, signed=True)
 U8 = BV(8)
@@ -205,7 +217,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
         actions += [adv_read(me), adv_scan(me), adv_write(me)]
     def occupant_of(s: Vars, c: Vars, q: Expr) -> Expr:
         """The id that currently occupies q's slot: the largest id below cur congruent to q mod W."""
-        return s["cur"] - 1 - ((s["cur"] - 1 - q) & mask(c))
+        return _occupant(s["cur"], q, c["W"])
 
     actions.append(
         Action(
@@ -245,6 +257,9 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                 == z3.If(desc_current(s, t), t, z3.If(t >= c["W"], t - c["W"], i32(0))),
             ),
             t_,
+            premises=("window_bound", "pending_flags", "unused_slots_boot", "slot_period"),
+            # the new id, the ids it keeps, and the ids past it: three small checks instead of one
+            cases=(("commit", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "unused_slots_boot",
@@ -263,6 +278,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             lambda s, c, t: z3.Implies(z3.And(occupant(s, c, t), t < s["la"]), s["st"][slot(t, c)] == CONSUMED),
             t_,
             role="claim" if cxx else "inductive",
+            cases=(("commit", order_cases("id", lambda s, p, c: s["cur"])),),
         ),
         Invariant(
             "state_values",
@@ -294,6 +310,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                 z3.And(occupant(s, c, t), prepared(s, t), s["st"][slot(t, c)] != PENDING), s["done"][t]
             ),
             t_,
+            cases=(("complete", order_cases("id", lambda s, p, c: p["x"])),),
         ),
         Invariant(
             "completion_flag_tag",
@@ -350,6 +367,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
             ),
             (I32, I32),
             role="consequence",
+            premises=("window_bound",),
         )
     )
     if cxx:
@@ -367,6 +385,7 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
                     ),
                 ),
                 role="claim",
+                premises=("window_bound", "scan_A", "scan_B", "successor_bound"),
             )
         )
 
@@ -454,6 +473,59 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
     name = "window" if not cxx else "window-cxx"
     if not assume_int32:
         name += "-int32"
+    lemmas = [
+        # A commit moves cur past every position at or below it without an int32 wrap (the guard
+        # excludes INT32_MAX): the one arithmetic step of the watermark claims under commit.
+        Lemma(
+            "successor_bound",
+            "int32 a <= b < INT32_MAX: a < b + 1",
+            lambda c, a, b: z3.Implies(z3.And(a <= b, b != INT32_MAX), a < b + 1),
+            (I32, I32),
+            lambda s, p, c, pool: [(s["la"], s["cur"]), (s["lA"], s["cur"]), (s["lB"], s["cur"])],
+            ("commit",),
+        ),
+    ]
+    if mutant != "M_SLOT_INDEX_BY_ID":  # the slot lemmas state the masked slot the mutant drops
+        lemmas += [
+            # A commit binds cur to the slot cur - W vacated; stating the period once as arithmetic keeps
+            # the commit checks from re-deriving it by bit-blasting (which made them seed-sensitive).
+            Lemma(
+                "slot_period",
+                "W a power of two: (t - W) & (W - 1) == t & (W - 1)",
+                lambda c, t: slot(t - c["W"], c) == slot(t, c),
+                (I32,),
+                lambda s, p, c, pool: [(s["cur"],)],
+                ("commit",),
+            ),
+            # The occupant of an allocated id's slot shares its slot and lies in [cur - W, cur) at or
+            # above it: the arithmetic half of the generation check, proved once on its own (in two
+            # lemmas, each a small bit-vector check).
+            Lemma(
+                "slot_occupant",
+                "W a power of two, 0 <= q < n: o = n-1 - ((n-1-q) & (W-1)) has o & (W-1) == q & (W-1)",
+                lambda c, n, q: z3.Implies(
+                    z3.And(q >= 0, q < n), slot(_occupant(n, q, c["W"]), c) == slot(q, c)
+                ),
+                (I32, I32),
+                lambda s, p, c, pool: [(s["cur"], p["p"])],
+                ("claim_check",),
+            ),
+            Lemma(
+                "occupant_range",
+                "W a power of two, 0 <= q < n: o = n-1 - ((n-1-q) & (W-1)) has max(q, n-W) <= o < n",
+                lambda c, n, q: z3.Implies(
+                    z3.And(q >= 0, q < n),
+                    z3.And(
+                        _occupant(n, q, c["W"]) < n,
+                        _occupant(n, q, c["W"]) >= n - c["W"],
+                        _occupant(n, q, c["W"]) >= q,
+                    ),
+                ),
+                (I32, I32),
+                lambda s, p, c, pool: [(s["cur"], p["p"])],
+                ("claim_check",),
+            ),
+        ]
     return System(
         name=name,
         title="task window, watermark and slot generations (one ring)",
@@ -468,21 +540,14 @@ def window_system(granularity: str = "model", mutant: str | None = None, assume_
         pool=pool,
         mutant=mutant,
         small=small,
-        lemmas=(
-            # A commit binds cur to the slot cur - W vacated; stating the period once as arithmetic keeps
-            # the commit checks from re-deriving it by bit-blasting (which made them seed-sensitive).
-            Lemma(
-                "slot_period",
-                "W a power of two: (t - W) & (W - 1) == t & (W - 1)",
-                lambda c, t: slot(t - c["W"], c) == slot(t, c),
-                (I32,),
-                lambda s, p, c, pool: [(s["cur"],)],
-                ("commit",),
-            ),
-        )
-        if mutant != "M_SLOT_INDEX_BY_ID"
-        else (),
+        witness_terms=lambda s, c: [i32(k) for k in range(-1, 10)],
+        lemmas=tuple(lemmas),
     )
+
+
+def _occupant(n: Expr, q: Expr, w: Expr) -> Expr:
+    """The largest id below n congruent to q modulo the power of two w."""
+    return n - 1 - ((n - 1 - q) & (w - 1))
 
 
 def r8_schedule(window: int = 4) -> list[tuple[str, dict[str, int]]]:
