@@ -566,6 +566,23 @@ def test_serial_mode_outcomes_are_not_asserted_and_its_fatal_is_accepted() -> No
     assert found(serial, True) == [[TRB, "run.unexpected_fatal.FLOW_CONTROL_DEADLOCK", "report_deadlock"]]
 
 
+def test_an_arm_may_run_each_drawn_program_more_often_than_the_campaign() -> None:
+    """The default campaign's cohort arm runs each sync_start-cohort program 32 times (the drain race needs
+    one interleaving among many); the count is the arm's, the campaign's stays for the other arms."""
+    from fuzz.campaigns.catalogue import CAMPAIGNS
+    from fuzz.campaigns.targets import PortParams, PortTarget
+    from properties.port_checks import retain_pairs
+
+    arms = {a.name: a for a in CAMPAIGNS["default"].arms}
+    assert arms["port-cohort"].runs == 32 and arms["port-small"].runs is None
+    target = PortTarget(2)
+    ctx = Context("t", "port", "cmd", (), 0, 0, "", True)
+    params = PortParams("random", 5)
+    assert target.execute(retain_pairs(1), ctx, params).executions == 2
+    assert target.execute(retain_pairs(1), ctx, params, 3).executions == 3
+    assert target.execute(retain_pairs(1), ctx, PortParams("round-robin", 5), 3).executions == 1
+
+
 # ------------------------------------------------------------------ --runtime: the other runtimes' ports
 
 HBG = "host_build_graph"

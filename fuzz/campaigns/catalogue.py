@@ -26,6 +26,7 @@ from properties.strategies import (
     paged_attention_scenarios,
     scenarios,
     startup_failure_scenarios,
+    sync_cohort_scenarios,
 )
 
 MODEL, PORT = "model", "port"
@@ -106,6 +107,13 @@ FAMILIES: dict[str, Family] = {
             lambda sc: sc.config.init_failure_run == 0 or decided(sc),
         ),
         Family(
+            "sync-cohort",
+            "a sync_start cohort at or just below its core limit beside holder tasks, 2-3 schedulers "
+            "(properties.strategies.sync_cohort_scenarios; the sync_start drain, catalogue J04)",
+            lambda: sync_cohort_scenarios(sizing="within"),
+            decided,
+        ),
+        Family(
             "builtin",
             "the built-in tensormap_and_ringbuffer scenarios (their expected outcomes are asserted)",
             _builtin_trb,
@@ -122,6 +130,7 @@ class Arm:
     family: str
     schedulers: tuple[str, ...] = ()  # port only: a subset of PORT_SCHEDULERS
     weight: int = 1
+    runs: int | None = None  # port only: runs per drawn scenario (default: the campaign's port_runs)
 
 
 @dataclass(frozen=True)
@@ -154,8 +163,9 @@ CAMPAIGNS: dict[str, Campaign] = {
     for c in (
         Campaign(
             "default",
-            "the port on small and medium random programs, tile-then-gather programs and the built-in "
-            "workloads under random and PCT schedules, plus the reference model explored on small programs",
+            "the port on small and medium random programs, tile-then-gather programs, the built-in "
+            "workloads and the early-dispatch, sync_start-cohort and startup-abort families under random and "
+            "PCT schedules, plus the reference model explored on small programs",
             (
                 # Weights by cost: a small or medium port input costs about 0.02 CPU-s, a built-in workload
                 # 0.05-0.24 and a model exploration 0.33 (measured on seed 1). The tiled arm exists because
@@ -166,6 +176,15 @@ CAMPAIGNS: dict[str, Campaign] = {
                 Arm("port-medium", PORT, "medium", RANDOM_PCT, weight=4),
                 Arm("port-builtin", PORT, "builtin", RANDOM_PCT, weight=1),
                 Arm("port-tiled", PORT, "tiled", RANDOM_PCT, weight=2),
+                # the port's three extensions, each only reachable from its own family: early dispatch
+                # (allow_early_resolve submits), the sync_start drain (a cohort near the core limit; random
+                # only: PCT can starve the AICores of MIX-heavy programs) and the startup abort paths
+                Arm("port-early", PORT, "early", RANDOM_PCT, weight=1),
+                # a cohort's drain race needs one interleaving among many: 100-180 random runs of one
+                # cohort program find J04's mechanism (tests/test_port_sync_drain.py), so this arm runs
+                # each drawn program 32 times
+                Arm("port-cohort", PORT, "sync-cohort", ("random",), weight=2, runs=32),
+                Arm("port-startup", PORT, "startup", RANDOM_PCT, weight=1),
                 Arm("model-small", MODEL, "small", weight=3),
             ),
         ),

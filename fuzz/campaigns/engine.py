@@ -273,7 +273,7 @@ class Lane:
         if arm.target == MODEL:
             return self.model_target.execute(drawn.scenario, ctx)
         assert drawn.params is not None
-        return self.port_target.execute(drawn.scenario, ctx, drawn.params)
+        return self.port_target.execute(drawn.scenario, ctx, drawn.params, arm.runs)
 
     # ---------------------------------------------------------------------------------- reports
 

@@ -157,11 +157,11 @@ class OtherPortTarget:
         self.runs = runs
         self.max_steps = max_steps
 
-    def execute(self, scenario: Scenario, ctx: Context, params: PortParams) -> Execution:
+    def execute(self, scenario: Scenario, ctx: Context, params: PortParams, runs: int | None = None) -> Execution:
         ex = Execution()
         max_steps = port_step_limit(scenario, self.max_steps)
         k = pct_steps_estimate(scenario)
-        runs = 1 if params.scheduler == "round-robin" else self.runs
+        runs = 1 if params.scheduler == "round-robin" else (runs or self.runs)
         for r in range(runs):
             run_seed = derive_seed(params.seed, r)
             scheduler, engine = make_port_scheduler(params, run_seed, k)

@@ -296,12 +296,13 @@ class PortTarget:
         self.observer_names = observers
         self.observers = observer_factory(observers)
 
-    def execute(self, scenario: Scenario, ctx: Context, params: PortParams) -> Execution:
+    def execute(self, scenario: Scenario, ctx: Context, params: PortParams, runs: int | None = None) -> Execution:
+        """`runs` (an arm's own count) replaces the campaign's runs per scenario."""
         ex = Execution()
         max_steps = port_step_limit(scenario, self.max_steps)
         extra_observers = self.observers
         k = pct_steps_estimate(scenario)
-        runs = 1 if params.scheduler == "round-robin" else self.runs
+        runs = 1 if params.scheduler == "round-robin" else (runs or self.runs)
         for r in range(runs):
             run_seed = derive_seed(params.seed, r)
             scheduler, engine = make_port_scheduler(params, run_seed, k)
