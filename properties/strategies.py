@@ -559,7 +559,7 @@ def _resources(draw: st.DrawFn, scenario: Scenario, sizing: Sizing, need: Requir
     return replace(scenario, config=config)
 
 
-def _sized(draw: st.DrawFn, scenario: Scenario, sizing: Sizing) -> Scenario:
+def sized_for_program(draw: st.DrawFn, scenario: Scenario, sizing: Sizing) -> Scenario:
     """Draw the resources for `scenario`'s program, then record the outcome it decides."""
     info = ProgramInfo(scenario)
     needs = submit_needs(scenario, info)
@@ -600,7 +600,7 @@ def scenarios(
     )
     runs = 2 if limits.multi_round and _one_in(draw, 6) else 1
     scenario = Scenario(name, config, externals, program, runs=runs)
-    return _sized(draw, scenario, sizing)
+    return sized_for_program(draw, scenario, sizing)
 
 
 @st.composite
@@ -687,7 +687,7 @@ def paged_attention_scenarios(
             config=config,
             name=name,
         )
-    return _sized(draw, scenario, sizing)
+    return sized_for_program(draw, scenario, sizing)
 
 
 # ------------------------------------------------------------------------------------- sync_start cohorts
@@ -727,4 +727,4 @@ def sync_cohort_scenarios(draw: st.DrawFn, sizing: Sizing = "within", name: str 
         program.append(Submit("S", kernels, (out("s"),), block_num=block_num, sync_start=True))
     config = Config(task_window=(16, 16, 16, 16), heap_bytes=(1024, 1024, 1024, 1024), dep_pool=(16, 16, 16, 16),
                     scheduler_threads=threads, clusters=clusters)
-    return _sized(draw, Scenario(name, config, (), tuple(program)), sizing)
+    return sized_for_program(draw, Scenario(name, config, (), tuple(program)), sizing)

@@ -30,8 +30,7 @@ from model.scenario import (
     Tag,
     TensorData,
 )
-from properties.strategies import Sizing, constants, windows
-from properties.strategies import _sized as sized_for_program
+from properties.strategies import Sizing, constants, sized_for_program, windows
 
 HISTORICAL_LOOKUP_CAP = 16  # PTO2LookupResult's stack buffer before #669 (catalogue G01)
 MAX_TILED_WRITERS = HISTORICAL_LOOKUP_CAP + 1
