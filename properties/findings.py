@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.errors import PtocheckError
-from model.scenario import Scenario
+from model.scenario import Alloc, Scenario
 from properties.artifacts import Signature, load_artifact
 from properties.replay import replay_model_path
 
@@ -198,6 +198,31 @@ FINDINGS: tuple[Finding, ...] = (
         # with no task the only thing a run can do is hang: whichever thread's wait is blamed (the schedulers'
         # idle loop, or the orchestrator waiting for the next run's launch), it is this finding
         any_step=True,
+    ),
+    Finding(
+        ident="F-PORT-DEP-RECLAIM-ALLOC-MARK",
+        runtime="tensormap_and_ringbuffer",
+        property_name="run.unexpected_fatal.DEP_POOL_OVERFLOW",
+        spec="EVENTUALLY (every task consumed: a dep pool that consumed tasks have freed is reclaimed)",
+        cxx_functions=(
+            "PTO2DepListPool::ensure_space (RT/pto_ring_buffer.cpp)",
+            "PTO2DepListPool::reclaim (RT/pto_ring_buffer.cpp: mark of task la-1, last_reclaimed = la)",
+            "PTO2OrchestratorState::alloc_tensors (RT/pto_orchestrator.cpp: no mark_dep_pool_position)",
+        ),
+        explanation=(
+            "DepListPool::reclaim frees up to the dep_pool_mark of task la-1 and then sets last_reclaimed = la, "
+            "so the next reclaim waits until la has moved PTO2_DEP_POOL_CLEANUP_INTERVAL further. alloc_tensors "
+            "never calls mark_dep_pool_position, so a hidden alloc task's mark is 0 (a slot's first use) or its "
+            "slot's previous occupant's. When the watermark stops right after an alloc task, reclaim frees "
+            "nothing yet spends its turn; if the orchestrator's blocked submit has already claimed the task at "
+            "la (append_fanin_or_fail pins it until wiring), la cannot move again, and ensure_space latches "
+            "DEP_POOL_OVERFLOW although the consumed tasks before the alloc task freed enough entries. "
+            "The reference model (which also reads task la-1's mark) reports every run of this program "
+            "complete: where the two differ is not yet found."
+        ),
+        artifact="tests/regressions/dep_pool_alloc_mark.json",
+        applies_to=lambda scenario: any(isinstance(op, Alloc) for op in scenario.program),
+        applies_text="the program uses alloc_tensors",
     ),
 )
 
