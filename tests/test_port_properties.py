@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.campaigns.known import search_clean_port
+from model.scenario import Scenario
 from properties.artifacts import load_artifact
 from properties.port_checks import (
     PROPERTY_NAMES,
@@ -22,7 +23,7 @@ from properties.port_checks import (
     retain_pairs,
     with_startup_abort,
 )
-from runtime.core import Executor, Failure, Observer, StepRecord, System
+from runtime.core import Executor, Failure, StepRecord, System
 from runtime.execution import DONE, RandomScheduler, run_once
 from runtime.search import SearchBounds, search
 from runtime.trb import TrbSystem
@@ -96,59 +97,37 @@ class _Both:
         return failure
 
 
+def _witness_runs() -> list[tuple[Scenario, range]]:
+    overflow = load_artifact(Path(__file__).resolve().parent / "regressions" / "deferred_release_overflow.json")
+    room_for_both = replace(overflow.scenario.config.constants, deferred_release_capacity=2)
+    return [
+        (retain_pairs(3), range(12)),
+        (retain_pairs(4, 1, "one_sched"), range(12)),
+        # the advance lock held while another thread consumes the ring head needs three scheduler threads on
+        # a small window: random seed 0 on independent_8_3sched_w4 reaches it in a run that passes every check
+        (independent_tasks(8, 3, 4, "independent_8_3sched_w4"), range(1)),
+        # early dispatch (INV-D4): a consumer staged behind its doorbell before its producer completed
+        (early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"), range(1)),
+        # a full deferred-release buffer (the state deferred_release_in_bounds is about): the overflow
+        # finding's program with room for both of its entries, which it fills exactly
+        (overflow.scenario.with_config(constants=room_for_both), range(1)),
+        # a startup abort path taken and the run still ending cleanly (tests/test_port_startup_failures.py)
+        (with_startup_abort(retain_pairs(1), "sm_init_per_ring_failed"), range(1)),
+    ]
+
+
 def test_every_sometimes_witness_is_reached() -> None:
     seen: dict[str, int] = {}
-    for scenario in (retain_pairs(3), retain_pairs(4, 1, "one_sched")):
-        for seed in range(12):
+    for scenario, seeds in _witness_runs():
+        for seed in seeds:
             system = TrbSystem(scenario)
             witnesses = PortWitnesses(system)
-            observers: list[Observer] = [_Both(system, witnesses)]
             scheduler = RandomScheduler(seed, 1)
             scheduler.new_execution()
-            result = run_once(system, scheduler, observers, max_steps=5000, record_trace=False)
-            assert result.outcome == DONE, (result.outcome, result.failure)
+            result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
+            assert result.outcome == DONE, (scenario.name, seed, result.outcome, result.failure)
             for name, step in witnesses.seen.items():
                 seen.setdefault(name, step)
-    # the advance lock held while another thread consumes the ring head needs three scheduler threads on a
-    # small window: random seed 0 on independent_8_3sched_w4 reaches it in a run that passes every check
-    system = TrbSystem(independent_tasks(8, 3, 4, "independent_8_3sched_w4"))
-    witnesses = PortWitnesses(system)
-    scheduler = RandomScheduler(0, 1)
-    scheduler.new_execution()
-    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
-    assert result.outcome == DONE, (result.outcome, result.failure)
-    for name, step in witnesses.seen.items():
-        seen.setdefault(name, step)
-    # early dispatch (INV-D4): a consumer staged behind its doorbell before its producer completed
-    system = TrbSystem(early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"))
-    witnesses = PortWitnesses(system)
-    scheduler = RandomScheduler(0, 1)
-    scheduler.new_execution()
-    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
-    assert result.outcome == DONE, (result.outcome, result.failure)
-    for name, step in witnesses.seen.items():
-        seen.setdefault(name, step)
-    # a full deferred-release buffer (the state deferred_release_in_bounds is about): the overflow finding's
-    # program with room for both of its entries, which it fills exactly
-    overflow = load_artifact(Path(__file__).resolve().parent / "regressions" / "deferred_release_overflow.json")
-    constants = replace(overflow.scenario.config.constants, deferred_release_capacity=2)
-    system = TrbSystem(overflow.scenario.with_config(constants=constants))
-    witnesses = PortWitnesses(system)
-    scheduler = RandomScheduler(0, 1)
-    scheduler.new_execution()
-    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
-    assert result.outcome == DONE, (result.outcome, result.failure)
-    for name, step in witnesses.seen.items():
-        seen.setdefault(name, step)
-    # a startup abort path taken and the run still ending cleanly (tests/test_port_startup_failures.py)
-    system = TrbSystem(with_startup_abort(retain_pairs(1), "sm_init_per_ring_failed"))
-    witnesses = PortWitnesses(system)
-    scheduler = RandomScheduler(0, 1)
-    scheduler.new_execution()
-    result = run_once(system, scheduler, [_Both(system, witnesses)], max_steps=5000, record_trace=False)
-    assert result.outcome == DONE, (result.outcome, result.failure)
-    for name, step in witnesses.seen.items():
-        seen.setdefault(name, step)
     missing = [p.name for p in SOMETIMES if p.name not in seen]
     assert not missing, f"witnesses never reached: {missing}"
 

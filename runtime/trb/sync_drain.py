@@ -354,6 +354,13 @@ class SyncDrainThread(OrchestratorThread):
         c, xc, a = self.c, self.X_COMPLETED, self.DR_ATTEMPT
         return self._drain_wait(t, what, (cell, a), lambda: c[cell] == token or c[xc] != 0 or c[a] != attempt)
 
+    def _await_token(self, t: int, cell: int, token: int, attempt: int, what: str) -> Generator[Op, bool, bool]:
+        """Spin until `cell` holds this attempt's token; False when the spin bailed instead (completed_ set or
+        the attempt changed), and the caller leaves the drain. (No generator local may hold the memory list:
+        DFS keys thread positions on plain locals.)"""
+        yield self._wait_token(t, cell, token, attempt, what)
+        return self.c[cell] == token or not (self.c[self.X_COMPLETED] or self.c[self.DR_ATTEMPT] != attempt)
+
     # ------------------------------------------------------------------ Phase 2
 
     def drain_phase2(self, t: int) -> Generator[Op, bool, bool]:
@@ -391,9 +398,10 @@ class SyncDrainThread(OrchestratorThread):
         for child in (2 * t + 1, 2 * t + 2):
             if child >= T:
                 continue
-            cell = self.DR_ACK + child
-            yield self._wait_token(t, cell, token, attempt, f"drain_ack_tokens_[{child}] == token({attempt})")
-            if self.c[cell] != token and (self.c[self.X_COMPLETED] or self.c[self.DR_ATTEMPT] != attempt):
+            acked = yield from self._await_token(
+                t, self.DR_ACK + child, token, attempt, f"drain_ack_tokens_[{child}] == token({attempt})"
+            )
+            if not acked:
                 return
         yield ops.OP_DR_ACK[t]
         self.c[self.DR_ACK + t] = token
@@ -401,9 +409,10 @@ class SyncDrainThread(OrchestratorThread):
         self.drain_phase[t] = PH_ACKED
         self.ghost("drain-ack", -1, t)
         if t != 0:
-            cell = self.DR_ACK
-            yield self._wait_token(t, cell, token, attempt, f"drain_ack_tokens_[0] == token({attempt}) (root)")
-            if self.c[cell] != token and (self.c[self.X_COMPLETED] or self.c[self.DR_ATTEMPT] != attempt):
+            acked = yield from self._await_token(
+                t, self.DR_ACK, token, attempt, f"drain_ack_tokens_[0] == token({attempt}) (root)"
+            )
+            if not acked:
                 return
         coordinator = t == 0
         yield ops.OP_DR_TASK[t]
