@@ -18,9 +18,16 @@ with an empty footprint is dependent on everything unless it is LOCAL or a FENCE
 child `t` of a node is explored, `t` sleeps in the later siblings' subtrees until a dependent op runs.
 Sleep sets alone never lose a reachable state, but combined naively with a preemption bound they do:
 the equivalent schedule that explored `t` first may need more preemptions than the one pruned (Coons,
-Musuvathi, McKinley, "Bounded partial-order reduction", OOPSLA 2013). So `t` is put to sleep only when
-the bound cut nothing in its subtree; below the bound's frontier the search falls back to plain stateful
-search, which is sound. A node's stored sleep set must be a subset of an arrival's for the arrival to
+Musuvathi, McKinley, "Bounded partial-order reduction", OOPSLA 2013). So a finished sibling `t` is put
+to sleep only when the bound cut nothing in its subtree. One sibling may sleep whatever the bound cut:
+the current thread A's continuation, in the subtrees that preempt A. A run that preempts A before its
+next op `a` and runs `a` only after a stretch of steps that all commute with `a` reaches what the run
+that preempts A right after `a` reaches, and that run costs no more: switching after `a` costs one only
+if A can still run, and every switch inside the stretch costs the same in both runs provided `a` also
+commutes with the announced op of each thread switched away from (that op's guard decides the cost). So
+every sleeper is woken at a switch away from a thread whose announced op conflicts with it
+(`test_a_sleeper_wakes_at_a_switch_away_from_a_conflicting_op` shows a state lost without that rule).
+Below the bound's frontier the search otherwise falls back to plain stateful search, which is sound. A node's stored sleep set must be a subset of an arrival's for the arrival to
 be cut (the earlier expansion skipped only what the new arrival would skip too).
 
 Known successors. The search remembers, per state, the key of the state each thread's step led to.
@@ -249,6 +256,7 @@ class _Frame:
         "done_complete",
         "entry",
         "fire",
+        "last",
         "live",
         "next",
         "ops",
@@ -271,8 +279,10 @@ class _Frame:
         complete: bool,
         digest: Hashable,
         shadows: dict[int, Hashable],
+        last: int | None,
     ) -> None:
         self.depth = depth
+        self.last = last  # the thread whose step led here (None at the root), runnable or not
         self.current = current
         self.cost = cost
         self.sleep = sleep
@@ -394,6 +404,10 @@ class DfsEngine:
     `reuse_systems=False` builds a new System for every backtrack even when its class supports an
     in-place reset (see "Backtracking" in the module docstring).
     """
+
+    # Wake sleepers at a switch away from a thread whose announced op conflicts with them (see the module
+    # docstring); a class attribute only so that a test can show what is lost without it.
+    _switch_wakes = True
 
     def __init__(
         self,
@@ -614,8 +628,15 @@ class DfsEngine:
         children: list[int] = []
         ordered = choices if norm is None else [norm, *(t for t in choices if t != norm)]
         bound = self._bound
+        # choosing a sleeper switches away from the last thread; the swap argument needs that thread's
+        # announced op (whose guard decides what the switch costs) to commute with the sleeper's op
+        last_op = ex.slots[current].op if current is not None and self._switch_wakes else None
         for tid in ordered:
-            if sleep >> tid & 1 and not fire:
+            if (
+                sleep >> tid & 1
+                and not fire
+                and (last_op is None or tid == current or not dependent(last_op, ex.slots[tid].op))  # type: ignore[arg-type]
+            ):
                 self._sleep_pruned += 1
                 continue
             if bound is not None and norm is not None and tid != norm and cost + 1 > bound:
@@ -626,7 +647,8 @@ class DfsEngine:
             children.append(tid)
         ops = [s.op for s in ex.slots]
         frame = _Frame(
-            depth, norm, cost, sleep, children, fire, ops, tuple(self._pos), entry, complete, digest, shadows
+            depth, norm, cost, sleep, children, fire, ops, tuple(self._pos), entry, complete, digest, shadows,
+            current,
         )
         return frame, True
 
@@ -700,19 +722,29 @@ class DfsEngine:
             frame.complete = False
 
     def _child_sleep(self, frame: _Frame, tid: int) -> int:
-        """The sleep set of child `tid`: sleepers and completed siblings whose ops commute with tid's."""
+        """The sleep set of child `tid`: sleepers, completed siblings and the continued current thread
+        whose ops commute with tid's (see "Partial-order reduction" in the module docstring)."""
         candidates = (frame.sleep | frame.done_complete) & ~(1 << tid)
+        norm = frame.current
+        if norm is not None and norm != tid and frame.done_all >> norm & 1:
+            candidates |= 1 << norm
         if not candidates:
             return 0
         ops = frame.ops
         op = ops[tid]
         assert op is not None
+        last = frame.last
+        switched = ops[last] if last is not None and last != tid and self._switch_wakes else None
         out = 0
         t = 0
         while candidates:
             if candidates & 1:
                 other = ops[t]
-                if other is not None and not dependent(other, op):
+                if (
+                    other is not None
+                    and not dependent(other, op)
+                    and (switched is None or t == last or not dependent(other, switched))
+                ):
                     out |= 1 << t
             candidates >>= 1
             t += 1

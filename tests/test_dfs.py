@@ -382,6 +382,76 @@ def test_naive_sleep_sets_under_a_preemption_bound_lose_states(monkeypatch: pyte
     assert len(lost) == 1
 
 
+def test_the_continued_thread_sleeps_in_its_preemptions_and_no_state_is_lost() -> None:
+    """The running thread's continuation sleeps in the subtrees that preempt it whatever the bound cut
+    (module docstring): preempting t0 before a store to its own cell gains nothing over preempting it
+    after, so those branches are pruned, and every state brute force finds is still visited."""
+    program = [[("store", 0), ("store", 0), ("store", 0)], [("store", 1), ("load", 1)]]
+
+    def factory() -> System:
+        return RandomProgram(program, 2)
+
+    for bound in (1, 2):
+        states, ends = _reference(factory, bound)
+        seen = _visited(factory, bound)
+        assert (seen.states, seen.ends) == (states, ends)
+        result = dfs(factory, preemption_bound=bound, stop_at_first_failure=False)
+        assert result.sleep_pruned > 0
+
+
+def _rich_program(rng: random.Random) -> tuple[list[list[tuple[object, ...]]], int]:
+    """Like _random_program, with up to 4 threads, 5 ops each and more waits (guards that a switch's
+    cost depends on)."""
+    cells = rng.randint(1, 3)
+    program: list[list[tuple[object, ...]]] = []
+    for _ in range(rng.randint(2, 4)):
+        code: list[tuple[object, ...]] = []
+        for _ in range(rng.randint(1, 5)):
+            kind = rng.choice(["load", "store", "add", "wait", "wait", "lock", "unlock"])
+            cell = rng.randrange(cells)
+            code.append(("wait", cell, rng.randrange(2)) if kind == "wait" else (kind, cell))
+        program.append(code)
+    return program, cells
+
+
+def test_rich_random_programs_lose_no_state_under_bounds_one_and_two() -> None:
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(120):
+        program, cells = _rich_program(rng)
+
+        def factory(program: list[list[tuple[object, ...]]] = program, cells: int = cells) -> System:
+            return RandomProgram(program, cells)
+
+        for bound in (1, 2):
+            states, ends = _reference(factory, bound)
+            seen = _visited(factory, bound, check_commutation=False)
+            assert (seen.states, seen.ends) == (states, ends), (program, bound)
+            checked += 1
+    assert checked == 240
+
+
+def test_a_sleeper_wakes_at_a_switch_away_from_a_conflicting_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without waking sleepers at a switch away from a thread whose announced op conflicts with them, the
+    continued-thread sleep loses states: the switch's cost depends on that op's guard, which the
+    sleeper's op can flip (a program the rich random generator found)."""
+    program: list[list[tuple[object, ...]]] = [
+        [("add", 0), ("wait", 0, 1), ("wait", 1, 0)],
+        [("lock", 1), ("add", 1), ("wait", 2, 0), ("lock", 2), ("load", 1)],
+        [("wait", 2, 0), ("wait", 1, 0), ("add", 1), ("load", 2), ("load", 0)],
+        [("add", 2), ("lock", 0)],
+    ]
+
+    def factory() -> System:
+        return RandomProgram(program, 3)
+
+    states, _ = _reference(factory, 1)
+    assert _visited(factory, 1, check_commutation=False).states == states
+    monkeypatch.setattr(DfsEngine, "_switch_wakes", False)
+    lost = states - _visited(factory, 1, check_commutation=False).states
+    assert lost
+
+
 # ------------------------------------------------------------------------- footprints and checks
 
 
