@@ -3,9 +3,9 @@
 Level: task-lifecycle actions (spec runtime-spec.md §2, §10), not individual atomics. The orchestrator is
 one sequential thread whose submit is split at the points where scheduler threads can interleave and
 observe something different: admission (alloc), dependency collection, one claim per producer, output
-registration, publication, one link per WAIT producer, and the final refcount contribution. The
-scheduler side is a set of independent actions (dispatch a block, complete a subtask, notify one
-consumer, one step of a deferred release, one consumed-check, one watermark advance).
+registration, publication, each la read of a dep-pool wait, one link per WAIT producer, and the final
+refcount contribution. The scheduler side is a set of independent actions (dispatch a block, complete a
+subtask, notify one consumer, one step of a deferred release, one consumed-check, one watermark advance).
 
 States are plain nested tuples (hashable, cheap to copy); the field layouts are the `O_*`, `R_*` and
 `T_*` index constants below. Everything static (task ids, rings, frames, overlap classes) lives in
@@ -96,7 +96,8 @@ P_REGISTER = 3
 P_PUBLISH = 4
 P_WIRE = 5
 P_WIRE_DONE = 6
-PHASE_NAMES = ("start", "collect", "claim", "register", "publish", "wire", "wire-done")
+P_DEP_WAIT = 7  # publish took branch (c) with the dep pool short: PTO2DepListPool::ensure_space's spin
+PHASE_NAMES = ("start", "collect", "claim", "register", "publish", "wire", "wire-done", "dep-wait")
 
 # ---- state tuple fields ----
 S_PC, S_PHASE, S_CUR, S_FATAL, S_AUX, S_RINGS, S_TASKS, S_READY, S_CORES, S_TMAP, S_ROUND = range(11)
@@ -185,12 +186,41 @@ class TrbModel:
     def _dep_mark_unread(self) -> tuple[bool, ...]:
         return tuple(self._dep_pool_slack[t.ring] for t in self.info.tasks)
 
+    @cached_property
+    def _carried_mark_source(self) -> tuple[tuple[int, int], ...]:
+        """(alloc task, the last task of the round in its slot) for every hidden alloc task that is its slot's
+        first occupant in a round on a ring whose marks are read (K2 zeroes the others)."""
+        info = self.info
+        out = []
+        for t in info.tasks:
+            w = info.windows[t.ring]
+            if not t.is_alloc or t.local >= w or self._dep_mark_unread[t.index]:
+                continue
+            last = t.local + (info.tasks_per_ring[t.ring] - 1 - t.local) // w * w
+            out.append((t.index, info.task_at(t.ring, last)))
+        return tuple(out)
+
+    def _alloc_mark(self, tasks: Any, t: int) -> int:
+        """alloc_tensors never calls mark_dep_pool_position and reset_for_reuse keeps dep_pool_mark
+        (RT/pto_orchestrator.cpp, RT/pto_runtime2_types.h): a hidden alloc task's mark is whatever its slot
+        held, i.e. the mark of the slot's previous occupant (0 for a slot never used since boot)."""
+        info = self.info.tasks[t]
+        previous = self.info.task_at(info.ring, info.local - self.info.windows[info.ring])
+        return int(tasks[previous][T_DMARK] if previous >= 0 else tasks[t][T_DMARK])
+
     # ------------------------------------------------------------------ Model protocol
 
     def initial_states(self) -> Sequence[State]:
         return (self._fresh_round(0),)
 
-    def _fresh_round(self, round_no: int) -> State:
+    def _fresh_round(self, round_no: int, previous: State | None = None) -> State:
+        tasks: Any = [EMPTY_TASK] * self.ntasks
+        if previous is not None:
+            # Slot states survive the relaunch (runtime_reset_for_reuse resets the pools, not the slots), so
+            # a hidden alloc task that is its slot's first occupant this round inherits the dep_pool_mark its
+            # slot ended the previous round with (kept in the not-yet-admitted task's T_DMARK).
+            for t, last in self._carried_mark_source:
+                tasks[t] = _set(EMPTY_TASK, T_DMARK, previous[S_TASKS][last][T_DMARK])
         return (
             0,
             P_START,
@@ -198,7 +228,7 @@ class TrbModel:
             0,
             (),
             (EMPTY_RING,) * NUM_RINGS,
-            [EMPTY_TASK] * self.ntasks if self.in_place else (EMPTY_TASK,) * self.ntasks,
+            tasks if self.in_place else tuple(tasks),
             ((), (), (), ()),
             ((), ()),
             (),
@@ -285,7 +315,7 @@ class TrbModel:
         if kind == A_FATAL:
             return state[:S_FATAL] + (action[1],) + state[S_FATAL + 1 :]
         if kind == A_NEXT_ROUND:
-            return self._fresh_round(state[S_ROUND] + 1)
+            return self._fresh_round(state[S_ROUND] + 1, state)
         if kind == A_ADVANCE:
             return self._advance(state, action[1])
         tasks = self._thaw(state[S_TASKS])
@@ -559,6 +589,8 @@ class TrbModel:
             return self._wire(s, t, action)
         if phase == P_WIRE_DONE:
             return action, self._wire_done(s, t)
+        if phase == P_DEP_WAIT:
+            return self._dep_wait(s, t, action)
         raise AssertionError(f"bad phase {phase}")
 
     def _fuse_private(self, action: Action, nxt: State) -> tuple[Action | Blocked | None, State | None]:
@@ -627,7 +659,8 @@ class TrbModel:
         flags = (F_DESC | F_WRAPPED) if wrapped else F_DESC
         if info.is_alloc:
             # alloc_tensors: prepare, write descriptor and payload, mark_completed; no TensorMap insert.
-            tasks[t] = (COMPLETED, 0, 0, 0, 0, 0, flags, 0, 0, 0, 0, base, end, 0, (), (), ())
+            mark = self._alloc_mark(tasks, t)
+            tasks[t] = (COMPLETED, 0, 0, 0, 0, 0, flags, 0, 0, 0, 0, base, end, mark, (), (), ())
             s[S_RINGS], s[S_TASKS] = tuple(rings), self._freeze(tasks)
             if info.scope_tasks_before + 1 > self.info.scope_tasks_capacity:
                 s[S_FATAL] = int(FatalCode.SCOPE_TASKS_OVERFLOW)
@@ -831,20 +864,46 @@ class TrbModel:
         ring = rings[r]
         cap = self.info.scenario.config.dep_pool[r]
         if cap - (ring[R_DTOP] - ring[R_DTAIL]) < nwait:
-            ring = self._reclaim_dep_pool(ring, r, s[S_TASKS])
-            rings[r] = ring
-            if cap - (ring[R_DTOP] - ring[R_DTAIL]) < nwait:
-                info = self.info.tasks[t]
-                oldest = info.oldest_open
-                structural = 0
-                if oldest >= 0 and self.info.tasks[oldest].ring == r and self.info.tasks[oldest].local == ring[R_LA]:
-                    structural = int(FatalCode.DEP_POOL_OVERFLOW)
-                return Blocked("dep-list pool full", structural, int(FatalCode.DEP_POOL_OVERFLOW)), None
+            # submit_task_common commits to branch (c) at its all_claimed_fanin_completed read: ensure_space
+            # (RT/pto_ring_buffer.cpp) then spins on last_task_alive alone and never re-checks the producers,
+            # so a producer completing meanwhile does not turn this into branch (b). The pool is short: the
+            # first la read and reclaim are the next step (P_DEP_WAIT), not part of this decision.
+            return action, self._goto(s, s[S_PC], P_DEP_WAIT)
         tasks[t] = _set(ct, T_FCOUNT, nwait + 1)  # W1: fanin_count published before any link (INV-F1)
         s[S_TASKS], s[S_RINGS] = self._freeze(tasks), tuple(rings)
         return action, self._goto(s, s[S_PC], P_WIRE, 0, 0)
 
+    def _dep_wait(self, s: list[Any], t: int, action: Action) -> tuple[Action | Blocked, State | None]:
+        """One la read of PTO2DepListPool::ensure_space's loop (RT/pto_ring_buffer.cpp) and its reclaim.
+        The C++ reclaims with the la values it happens to read (the entry read, then each larger re-read);
+        here the read is an action of its own, so any interleaving may skip la values as the C++ can. A
+        reclaim that runs commits last_reclaimed = la even when it frees too little (the C++ stores it
+        unconditionally inside the interval check). A read that would change nothing (la still below
+        last_reclaimed + interval) is the spin: the orchestrator is blocked until la moves."""
+        r = self.info.tasks[t].ring
+        rings = list(s[S_RINGS])
+        ring = rings[r]
+        reclaimed = self._reclaim_dep_pool(ring, r, s[S_TASKS])
+        nwait = sum(1 for e in s[S_TASKS][t][T_EDGES] if e[1] & WAIT)
+        cap = self.info.scenario.config.dep_pool[r]
+        if cap - (reclaimed[R_DTOP] - reclaimed[R_DTAIL]) >= nwait:
+            tasks = self._thaw(s[S_TASKS])
+            tasks[t] = _set(tasks[t], T_FCOUNT, nwait + 1)  # W1: fanin_count published before any link (INV-F1)
+            rings[r] = reclaimed
+            s[S_TASKS], s[S_RINGS] = self._freeze(tasks), tuple(rings)
+            return action, self._goto(s, s[S_PC], P_WIRE, 0, 0)
+        if reclaimed is not ring:  # reclaim ran (last_reclaimed = la) and freed too little: keep spinning
+            rings[r] = reclaimed
+            s[S_RINGS] = tuple(rings)
+            return action, tuple(s)
+        oldest = self.info.tasks[t].oldest_open
+        structural = 0
+        if oldest >= 0 and self.info.tasks[oldest].ring == r and self.info.tasks[oldest].local == ring[R_LA]:
+            structural = int(FatalCode.DEP_POOL_OVERFLOW)
+        return Blocked("dep-list pool full", structural, int(FatalCode.DEP_POOL_OVERFLOW)), None
+
     def _reclaim_dep_pool(self, ring: Any, r: int, tasks: Any) -> Any:
+        """PTO2DepListPool::reclaim (RT/pto_ring_buffer.cpp): the same ring object when it does not run."""
         la = ring[R_LA]
         if la < ring[R_DLAST] + self.consts.dep_pool_cleanup_interval or la == 0:
             return ring

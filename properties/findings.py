@@ -212,17 +212,51 @@ FINDINGS: tuple[Finding, ...] = (
         explanation=(
             "DepListPool::reclaim frees up to the dep_pool_mark of task la-1 and then sets last_reclaimed = la, "
             "so the next reclaim waits until la has moved PTO2_DEP_POOL_CLEANUP_INTERVAL further. alloc_tensors "
-            "never calls mark_dep_pool_position, so a hidden alloc task's mark is 0 (a slot's first use) or its "
-            "slot's previous occupant's. When the watermark stops right after an alloc task, reclaim frees "
-            "nothing yet spends its turn; if the orchestrator's blocked submit has already claimed the task at "
-            "la (append_fanin_or_fail pins it until wiring), la cannot move again, and ensure_space latches "
-            "DEP_POOL_OVERFLOW although the consumed tasks before the alloc task freed enough entries. "
-            "The reference model (which also reads task la-1's mark) reports every run of this program "
-            "complete: where the two differ is not yet found."
+            "never calls mark_dep_pool_position (and reset_for_reuse keeps the field), so a hidden alloc task's "
+            "mark is 0 (a slot's first use) or its slot's previous occupant's. submit_task_common picks branch (c) "
+            "once, at its all_claimed_fanin_completed read; ensure_space then waits on last_task_alive alone, even "
+            "after the producers complete. When la stops right after an alloc task, reclaim frees nothing yet "
+            "spends its turn; the blocked submit has claimed the task at la (append_fanin_or_fail pins it until "
+            "wiring), so la cannot move again, and the 500 ms backstop latches DEP_POOL_OVERFLOW although the "
+            "consumed tasks before the alloc task freed enough entries. The reference model reaches the same latch "
+            "(tests/regressions/dep_pool_alloc_mark_model.json, expected_outcome); it used to hide it by re-taking "
+            "the publish decision on every retry (a producer completing turned the wait into branch (b)) and by "
+            "dropping the last_reclaimed of a reclaim that freed too little."
         ),
         artifact="tests/regressions/dep_pool_alloc_mark.json",
         applies_to=lambda scenario: any(isinstance(op, Alloc) for op in scenario.program),
         applies_text="the program uses alloc_tensors",
+        # the model's explorer reports the same run as expected_outcome (INV-E2), blaming the fatal's detector
+        other_properties=("expected_outcome",),
+    ),
+    Finding(
+        ident="F-PORT-DEP-MARK-STALE-NEXT-RUN",
+        runtime="tensormap_and_ringbuffer",
+        property_name="pool_bounds",
+        spec="INV-P1 (0 <= top - tail <= capacity; tail advances only to a mark of this run)",
+        cxx_functions=(
+            "PTO2DepListPool::ensure_space (RT/pto_ring_buffer.cpp)",
+            "PTO2DepListPool::reclaim (RT/pto_ring_buffer.cpp: advance_tail(mark of task la-1), no bound by top)",
+            "PTO2OrchestratorState::alloc_tensors (RT/pto_orchestrator.cpp: no mark_dep_pool_position)",
+            "PTO2SharedMemoryHandle::init_per_ring (RT/shared/pto_shared_memory.cpp: a relaunch re-initialises "
+            "the headers, not the slot states)",
+        ),
+        explanation=(
+            "Slot states survive a relaunch on the same shared memory: init_per_ring re-initialises the ring "
+            "headers, runtime_reset_for_reuse restarts the dep pool at top = tail = 1, and prepare_task's "
+            "reset_for_reuse keeps dep_pool_mark. A hidden alloc task never writes its mark, so in run 2 an alloc "
+            "task that is the first occupant of its slot still holds the linear pool position the slot's last "
+            "occupant reached in run 1. A run-2 reclaim at la = that task + 1 moves tail to the run-1 position, past "
+            "the run-2 top: top - tail goes negative, ensure_space and alloc() see more than the capacity free, and "
+            "the next prepends reuse entries that live fanout lists still link (here X0 is never consumed). The "
+            "port and the reference model (tests/regressions/dep_pool_stale_mark_next_run_model.json) both show it. "
+            "With the C++ interval of 64 it needs la - 1 to be such an alloc task at a reclaim, and run 1 to have "
+            "passed more dep entries than run 2 has allocated by then. Same root as F-PORT-DEP-RECLAIM-ALLOC-MARK "
+            "(the alloc task's mark is never written), worse effect (live nodes overwritten, not a fatal)."
+        ),
+        artifact="tests/regressions/dep_pool_stale_mark_next_run.json",
+        applies_to=lambda scenario: scenario.runs > 1 and any(isinstance(op, Alloc) for op in scenario.program),
+        applies_text="the program uses alloc_tensors and runs more than once on the same shared memory",
     ),
 )
 

@@ -24,7 +24,7 @@ from fuzz.campaigns.coverage import CoveredModel, PortCoverage
 from model.explorer import Violation, explore
 from model.program import I_ALLOC, I_BEGIN, I_DONE, I_END, I_TDATA
 from model.protocol import PropertyKind
-from model.scenario import Scenario
+from model.scenario import FatalCode, Scenario
 from model.trb_model import (
     A_ADVANCE,
     A_COMPLETE,
@@ -37,6 +37,7 @@ from model.trb_model import (
     A_RELEASE,
     P_CLAIM,
     P_COLLECT,
+    P_DEP_WAIT,
     P_PUBLISH,
     P_REGISTER,
     P_START,
@@ -144,7 +145,11 @@ _SUBMIT_PHASE_FUNCTION = {
     P_CLAIM: "append_fanin_or_fail",
     P_REGISTER: "register_task_outputs",
     P_PUBLISH: "submit_task_common",
+    P_DEP_WAIT: "PTO2DepListPool::ensure_space",
 }
+# The detector a model fatal stands for, where the code names one (the port blames the latching function):
+# DEP_POOL_OVERFLOW is latched by the dep-list pool's or the fanin spill pool's ensure_space.
+_FATAL_FUNCTION = {int(FatalCode.DEP_POOL_OVERFLOW): "PTO2DepListPool::ensure_space / PTO2FaninPool::ensure_space"}
 _INSTR_FUNCTION = {
     I_BEGIN: "PTO2OrchestratorState::begin_scope",
     I_END: "PTO2OrchestratorState::end_scope",
@@ -159,6 +164,8 @@ def model_action_function(model: TrbModel, action: Action | None) -> str:
     if action is None:
         return "(initial state)"
     kind, a, b = action
+    if kind == A_FATAL and a in _FATAL_FUNCTION:
+        return _FATAL_FUNCTION[a]
     if kind != A_ORCH:
         return _SCHEDULER_FUNCTION.get(kind, "?")
     instr = model.info.instrs[a]

@@ -16,7 +16,7 @@ What each replay runs of the model:
        with its liveness check (lands before the release); mutated: it lands after.
   D01  `TrbModel._wire_done` (W4 routing); correct: CONSUMED producers are counted as completed
        (`>= COMPLETED`); mutated: they are linked (`== COMPLETED`) and never notify again.
-  C01  `TrbModel._publish` (O11 capacity check) and `_wire` (prepend); mutated: `_wire` without the check.
+  C01  `TrbModel._publish` + `_dep_wait` (O11 capacity check) and `_wire` (prepend); mutated: `_wire` without the check.
   P4   `TrbModel._route_ready` on a full queue (drops); mutated: the push reserves the full slot.
 """
 
@@ -292,6 +292,8 @@ def replay_c01(ce: Counterexample) -> MutantReplay:
     s[m.S_RINGS], s[m.S_TASKS] = tuple(rings), tuple(tasks)
     s[m.S_PC] = next(i for i, ins in enumerate(model.info.instrs) if ins.task == consumer and ins.kind != 1)
     action, nxt = model._publish(list(s), consumer, (m.A_ORCH, 0, 0))
+    if nxt is not None and nxt[m.S_PHASE] == m.P_DEP_WAIT:  # branch (c) taken, pool short: ensure_space's spin
+        action, nxt = model._dep_wait(list(nxt), consumer, (m.A_ORCH, 0, 0))
     correct: dict[str, Any] = {"blocked": nxt is None}
     _, wired = model._wire([*s[: m.S_PHASE], m.P_WIRE, 0, *s[m.S_FATAL : m.S_AUX], 0, *s[m.S_RINGS :]], consumer, (m.A_ORCH, 0, 0))
     new_top = wired[m.S_RINGS][RING][m.R_DTOP]
