@@ -412,6 +412,17 @@ def bare_functions(text: str) -> set[str]:
     return out
 
 
+def model_property_finding(scenario: Scenario, property_name: str) -> Finding | None:
+    """The registered finding a reference-model violation of `property_name` on `scenario` is: the model
+    names no C++ function, so the property and the finding's scope (`applies_to`) decide."""
+    for f in FINDINGS:
+        if f.runtime != scenario.runtime or f.property_name != property_name:
+            continue
+        if f.applies_to is None or f.applies_to(scenario):
+            return f
+    return None
+
+
 def matching_finding(
     signature: Signature, findings: Iterable[Finding] | None = None, scenario: Scenario | None = None
 ) -> Finding | None:

@@ -28,7 +28,7 @@ from model.protocol import PropertyKind
 from model.scenario import Scenario
 from model.trb_model import State, TrbModel
 from properties.artifacts import Artifact, Signature, dump_artifact, failure_dir, save_artifact
-from properties.findings import FINDINGS, matching_finding
+from properties.findings import matching_finding, model_property_finding
 from properties.port_checks import PortInvariants
 from properties.refinement import RefinementObserver, known_finding, not_applicable
 from properties.replay import PORT_CHECKS
@@ -183,8 +183,6 @@ class ModelMachine(RuleBasedStateMachine):
         self.always: list[Any] = []
         self.taken = 0
         self.stopped = False
-        # model properties whose violation is a registered finding about the runtime (e.g. INV-R7)
-        self.known = {f.property_name: f.ident for f in FINDINGS if f.runtime == "tensormap_and_ringbuffer"}
 
     @initialize(scenario=scenarios(SMALL_LIMITS, name="model_machine"))
     def build(self, scenario: Scenario) -> None:
@@ -212,8 +210,10 @@ class ModelMachine(RuleBasedStateMachine):
             return
         for prop in self.always:
             if not prop.holds(self.model_state):
-                if prop.name in self.known:
-                    event(f"known finding {self.known[prop.name]}")
+                # a violation that is a registered finding about the runtime (e.g. INV-R7), in its scope
+                finding = model_property_finding(self.trb_model.scenario, prop.name)
+                if finding is not None:
+                    event(f"known finding {finding.ident}")
                     self.stopped = True
                     return
                 raise AssertionError(

@@ -53,7 +53,13 @@ from properties.artifacts import (
     save_artifact,
 )
 from properties.features import region_elements
-from properties.findings import FINDINGS, Finding, load_model_artifact, replay_model_path
+from properties.findings import (
+    FINDINGS,
+    Finding,
+    load_model_artifact,
+    model_property_finding,
+    replay_model_path,
+)
 from properties.replay import replay_model_artifact
 from properties.sizing import TENSORMAP, check_sizing, stale_tensor_uses, static_outcome
 from properties.strategies import (
@@ -69,7 +75,6 @@ from tests.conftest import REPO_ROOT, hypothesis_examples
 
 STATE_BOUND = 5_000  # distinct states per bounded exploration
 WALK_STEPS = 600  # actions per Hypothesis-scheduled run
-KNOWN: dict[tuple[str, str], Finding] = {(f.runtime, f.property_name): f for f in FINDINGS}
 
 
 class Restricted:
@@ -106,7 +111,7 @@ def _always(model: TrbModel) -> list[Property[State]]:
 
 
 def known_finding(scenario: Scenario, property_name: str) -> Finding | None:
-    return KNOWN.get((scenario.runtime, property_name))
+    return model_property_finding(scenario, property_name)
 
 
 def save_failure_artifact(
