@@ -39,8 +39,10 @@ def main() -> None:
     args = parser.parse_args()
     print("== reference models (exhaustive BFS) ==")
     for label, scenario in _sizes():
+        cpu = time.process_time()
         result = explore(model_for(scenario), max_states=args.max_states)
-        print(f"{label}: {result.summary_line()} -> {result.verdict()}")
+        cpu = time.process_time() - cpu
+        print(f"{label}: {result.summary_line()} -> {result.verdict()} [{cpu:.1f}s cpu]")
     print("== step-level ports ==")
     for label, scenario in _sizes()[:3]:
         one = replace(scenario, config=replace(scenario.config, scheduler_threads=1))
@@ -49,9 +51,10 @@ def main() -> None:
             *([("dfs", SearchBounds(preemptions=2, max_seconds=args.dfs, max_steps=50_000))] if args.dfs else []),
         ]:
             for sched, s in (("2 schedulers", scenario), ("1 scheduler", one)):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 report = search(lambda s=s: system_for(s), engine, seed=1, bounds=bounds, observers=observers_for(s))  # type: ignore[misc]
-                print(f"{label} ({sched}) {engine}: {report.verdict()} [{time.perf_counter() - started:.1f}s]")
+                wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+                print(f"{label} ({sched}) {engine}: {report.verdict()} [{wall:.1f}s wall, {cpu:.1f}s cpu]")
                 for line in report.lines()[1:3]:
                     print("   " + line.strip()[:200])
 

@@ -167,6 +167,10 @@ def cmd_export_perfetto(args: argparse.Namespace) -> int:
         "message": artifact.message,
         "engine": artifact.engine,
         "tool": f"ptocheck {tool_version()}",
+        "scaled_constants": {
+            name: {"cxx_default": default, "scenario": value}
+            for name, (default, value) in artifact.scenario.config.constants.scaled().items()
+        },
     }
     doc = to_chrome_trace(tl, meta)
     broken = [(i, m) for i, ev in enumerate(doc["traceEvents"]) if (m := missing_fields(ev))]

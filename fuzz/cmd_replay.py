@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fuzz.scenario_args import scaled_constants_text
 from model.errors import ScenarioError
 from model.scenario import RUNTIMES
 from properties.artifacts import load_artifact
@@ -30,6 +31,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         outcome = replay_port_artifact(artifact, command, full_trace=args.full)
     if artifact.finding:
         print(f"registered finding: {artifact.finding}")
+    if scaled := scaled_constants_text(artifact.scenario):
+        print(f"scaled constants: {scaled}")
     print(outcome.report, end="")
     return EXIT_VIOLATION if outcome.reproduced else EXIT_OK
 

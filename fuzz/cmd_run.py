@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from fuzz.scenario_args import add_runtime_argument, resolve_scenario
+from fuzz.scenario_args import add_runtime_argument, resolve_scenario, scaled_constants_text
 from model.errors import PtocheckError
 from properties.runtimes import mutants_for, observers_for, system_for
 from runtime.core import System
@@ -84,6 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         expected = f"{before}startup abort {cfg.init_failure} in run {cfg.init_failure_run}, every thread stopped"
     reached = result.outcome == DONE and result.failure is None
     print(f"scenario: {scenario.name} [{scenario.runtime}] (runs={scenario.runs}, expected: {expected})")
+    if scaled := scaled_constants_text(scenario):
+        print(f"scaled constants: {scaled}")
     print(f"scheduler: {desc}" + (f"; {scheduler.bound_text()}" if hasattr(scheduler, "bound_text") else ""))
     if mutants:
         print("mutants: " + ", ".join(f"{m} ({_mutant_label(scenario.runtime, m)})" for m in mutants))

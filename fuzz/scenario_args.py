@@ -78,6 +78,13 @@ def default_scenarios(runtime: str | None) -> tuple[list[str], list[str]]:
     return out, skipped
 
 
+def scaled_constants_text(scenario: Scenario) -> str:
+    """The C++ compile-time constants `scenario` scales down, as `name=value (C++ default)`, or '' when it
+    keeps every default: a run's report must say when it is not at the C++ values."""
+    scaled = scenario.config.constants.scaled()
+    return ", ".join(f"{name}={value} (C++ {default})" for name, (default, value) in scaled.items())
+
+
 def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime",

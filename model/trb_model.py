@@ -754,7 +754,8 @@ class TrbModel:
         """The generation + consumed check of append_fanin_or_fail, against the producer's *slot*.
 
         Returns (gone, phantom): phantom means the check passed on a slot that `p` does not occupy yet
-        (a forged id on a zero-filled slot), so the claim lands on memory `p`'s prepare will reset.
+        (the consumer's own freshly prepared slot, whose descriptor still names an earlier id that is
+        `p`'s), so the claim lands on memory `p`'s prepare will reset.
         """
         info = self.info
         pinfo = info.tasks[p]
@@ -769,17 +770,19 @@ class TrbModel:
         if cur > slot:
             occ_local = slot + ((cur - 1 - slot) // w) * w
         if occ_local < 0:
-            desc_local, slot_state = self._boot_slot(s[S_ROUND], r, slot)
+            # No task of this round was prepared in the slot. On the first boot its task pointer is still
+            # null (prepare_task binds it: bind_buffers), and after an earlier round it holds that round's
+            # last occupant, CONSUMED: append_fanin_or_fail finds the producer gone either way.
+            return True, False
+        occ = info.task_at(r, occ_local)
+        ot = tasks[occ]
+        slot_state = ot[T_ST]
+        if ot[T_FLAGS] & F_DESC or occ != consumer:
+            desc_local = occ_local
+        elif occ_local - w >= 0:
+            desc_local = occ_local - w  # the descriptor still names the previous occupant until O8
         else:
-            occ = info.task_at(r, occ_local)
-            ot = tasks[occ]
-            slot_state = ot[T_ST]
-            if ot[T_FLAGS] & F_DESC or occ != consumer:
-                desc_local = occ_local
-            elif occ_local - w >= 0:
-                desc_local = occ_local - w  # the descriptor still names the previous occupant until O8
-            else:
-                desc_local = self._boot_slot(s[S_ROUND], r, slot)[0]
+            desc_local = self._boot_slot(s[S_ROUND], r, slot)[0]
         if desc_local != pinfo.local or slot_state == CONSUMED:
             return True, False
         return False, tasks[p][T_ST] == NONE

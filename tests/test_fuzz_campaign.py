@@ -615,7 +615,8 @@ def test_fuzz_on_aicpu_build_graph_runs_its_builtins(tmp_path: Path, capsys: pyt
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--campaign", "ci", "--runtime", "aicpu_build_graph"], "has no port arm whose scenarios run on aicpu_build_graph"),
+        (["--campaign", "ci", "--runtime", "aicpu_build_graph"],
+         "has no port arm whose scenarios run on aicpu_build_graph (campaigns that run on aicpu_build_graph: default, builtin)"),
         (["--runtime", HBG, "--mutant", "M_ADVANCE_NO_LOCK"], "unknown mutant(s) M_ADVANCE_NO_LOCK for host_build_graph"),
     ],
 )

@@ -91,7 +91,8 @@ def test_port_run_replay_report(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["replay", str(MUTANT_ARTIFACT)]) == 1
     out = capsys.readouterr().out
-    header = out.split("\n\n")[0].splitlines()
+    preamble, *header = out.split("\n\n")[0].splitlines()
+    assert preamble.startswith("scaled constants: ") and "deferred_release_capacity=1 (C++ 256)" in preamble
     assert header[0] == "property:  run.task_not_consumed"
     assert [line.split(":")[0] for line in header] == [
         "property", "kind", "signature", "engine", "seed", "bounds", "mutants", "scenario", "schedule"

@@ -19,7 +19,7 @@ from functools import cache
 
 from hypothesis import strategies as st
 
-from fuzz.campaigns.catalogue import FAMILIES, PORT, Campaign, Family
+from fuzz.campaigns.catalogue import FAMILIES, PORT, Arm, Campaign, Family
 from fuzz.campaigns.targets import (
     Context,
     Execution,
@@ -98,14 +98,21 @@ def campaign_on(campaign: Campaign, runtime: str) -> Campaign:
         raise PtocheckError(f"unknown runtime {runtime!r}", "--runtime", f"use one of {', '.join(RUNTIMES)}")
     if runtime == TRB:
         return campaign
-    arms = tuple(a for a in campaign.arms if a.target == PORT and family_on(a.family, runtime) is not None)
+    arms = _arms_on(campaign, runtime)
     if not arms:
+        from fuzz.campaigns.catalogue import CAMPAIGNS
+
+        viable = [name for name, other in CAMPAIGNS.items() if _arms_on(other, runtime)]
         raise PtocheckError(
             f"campaign {campaign.name!r} has no port arm whose scenarios run on {runtime}",
             "--runtime",
-            "on aicpu_build_graph only the built-in workloads run: try --campaign builtin",
+            f"campaigns that run on {runtime}: {', '.join(viable)}",
         )
     return replace(campaign, name=f"{campaign.name}@{runtime}", arms=arms, runtime=runtime)
+
+
+def _arms_on(campaign: Campaign, runtime: str) -> tuple[Arm, ...]:
+    return tuple(a for a in campaign.arms if a.target == PORT and family_on(a.family, runtime) is not None)
 
 
 def check_runtime_mutants(runtime: str, mutants: tuple[str, ...]) -> None:
