@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from fuzz.campaigns.known import search_clean_port
 from fuzz.cli import main
@@ -148,7 +148,7 @@ def test_footprints_cover_the_abort_paths() -> None:
     assert problems == [], "\n".join(p.text() for p in problems[:20])
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=8, deadline=None)
 @given(startup_failure_scenarios(ProgramLimits(max_tasks=8)))
 def test_generated_programs_with_an_abort_pass_and_the_mutant_is_named(scenario: object) -> None:
     from model.scenario import Scenario
