@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from fuzz.campaigns import FuzzOptions, run_campaign
 from fuzz.campaigns.known import MUTANT
 from fuzz.campaigns.runner import FuzzSummary
+from fuzz.cli import main
 from model.abg_model import AbgModel
 from model.explorer import explore
 from model.scenario import RUNTIMES, Scenario, scenario_from_dict, scenario_to_dict
@@ -46,7 +47,9 @@ from properties.sizing import static_outcome
 from runtime.abg import v1, v2
 from runtime.core import Observer, System
 from runtime.data.binding import bind
-from runtime.execution import DONE, RandomScheduler, run_once
+from runtime.data.buffers import BufferDataPath
+from runtime.data.trb_path import TrbDataPath
+from runtime.execution import DONE, RandomScheduler, RunResult, run_once
 from runtime.search import SearchBounds, search
 from runtime.trb import TrbSystem
 from tests.conftest import hypothesis_examples
@@ -162,19 +165,27 @@ def test_the_unmutated_port_passes_the_same_campaign(runtime: str, tmp_path: Pat
 # ------------------------------------------------------------------------------ the differential check
 
 
-def _run(scenario: Scenario, seed: int, order: frozenset[tuple[str, str]]) -> dict[str, bytes]:
+def _outcome(
+    scenario: Scenario, seed: int, order: frozenset[tuple[str, str]], mutants: tuple[str, ...] = ()
+) -> tuple[RunResult, dict[str, bytes]]:
     """One data-carrying run under the port's properties and an externally given kernel order; the bytes
     of every host buffer at its end."""
-    system = data_system(scenario)
+    system = data_system(scenario, mutants)
     observers = list(_observers(scenario)(system))
     if scenario.runtime != TRB:
         observers.append(KernelOrderObserver(system, order))  # type: ignore[arg-type]
     scheduler = RandomScheduler(seed)
     scheduler.new_execution()
     result = run_once(system, scheduler, observers, max_steps=100_000, record_trace=False)
-    assert result.outcome == DONE and result.failure is None, (scenario.runtime, result.failure, result.work_left)
     path = system.data if isinstance(system, TrbSystem) else system.cores.data  # type: ignore[attr-defined]
-    return {name: array.tobytes() for name, array in path.external_contents().items()}
+    assert isinstance(path, TrbDataPath | BufferDataPath)
+    return result, {name: array.tobytes() for name, array in path.external_contents().items()}
+
+
+def _run(scenario: Scenario, seed: int, order: frozenset[tuple[str, str]]) -> dict[str, bytes]:
+    result, contents = _outcome(scenario, seed, order)
+    assert result.outcome == DONE and result.failure is None, (scenario.runtime, result.failure, result.work_left)
+    return contents
 
 
 @settings(max_examples=hypothesis_examples(30), deadline=None)
@@ -202,3 +213,24 @@ def test_the_v1_to_v2_translation_keeps_the_call_order() -> None:
     for base in _sample(explicit_dep_scenarios(ABG_V1), 20):
         moved = explicit_program_on(base, ABG_V2)
         assert build_program(base, 1).calls == build_program(moved, 2).calls
+
+
+def test_the_differential_check_catches_a_runtime_that_loses_an_order() -> None:
+    """The same harness, with aicpu_build_graph v1 publishing each task before its edges: some run breaks
+    the order host_build_graph derives, fails the data oracle, or ends with other bytes."""
+    caught = 0
+    for base in _sample(explicit_dep_scenarios(ABG_V1), 20):
+        hbg = explicit_program_on(base, HBG)
+        order = kernel_order(hbg)
+        want = _run(hbg, 0, order)
+        for seed in range(3):
+            result, got = _outcome(base, seed, order, (v1.M_PUBLISH_BEFORE_EDGES,))
+            caught += result.outcome != DONE or result.failure is not None or got != want
+    assert caught >= 3, caught
+
+
+def test_the_campaign_runs_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fuzz", "--campaign", "explicit-deps", "--runtime", ABG_V2, "--seed", "3", "--iterations", "6"]
+    assert main([*argv, "--workers", "1", "--corpus", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"campaign explicit-deps@{ABG_V2}: seed 3" in out and "no failure within bounded(" in out
