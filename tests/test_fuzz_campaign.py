@@ -616,7 +616,7 @@ def test_fuzz_on_aicpu_build_graph_runs_its_builtins(tmp_path: Path, capsys: pyt
     ("argv", "message"),
     [
         (["--campaign", "ci", "--runtime", "aicpu_build_graph"],
-         "has no port arm whose scenarios run on aicpu_build_graph (campaigns that run on aicpu_build_graph: default, builtin)"),
+         "has no port arm whose scenarios run on aicpu_build_graph (campaigns that run on aicpu_build_graph: default, builtin, explicit-deps)"),
         (["--runtime", HBG, "--mutant", "M_ADVANCE_NO_LOCK"], "unknown mutant(s) M_ADVANCE_NO_LOCK for host_build_graph"),
     ],
 )

@@ -18,6 +18,7 @@ from fuzz.campaigns.targets import PORT_SCHEDULERS, PortParams
 from model.builders import BUILTIN_SCENARIOS
 from model.errors import PtocheckError
 from model.scenario import Scenario
+from properties.explicit_programs import ABG_V1, TRB, explicit_dep_scenarios, explicit_program_on
 from properties.replay import DATA_ORACLE, PORT_CHECKS
 from properties.strategies import (
     SMALL_LIMITS,
@@ -111,6 +112,13 @@ FAMILIES: dict[str, Family] = {
             "a sync_start cohort at or just below its core limit beside holder tasks, 2-3 schedulers "
             "(properties.strategies.sync_cohort_scenarios; the sync_start drain, catalogue J04)",
             lambda: sync_cohort_scenarios(sizing="within"),
+            decided,
+        ),
+        Family(
+            "explicit",
+            "explicit-edge programs as aicpu_build_graph builds them (properties.explicit_programs: random DAGs "
+            "of 2-6 single-block tasks, publish groups, external buffers), here with WAIT + RETAIN dependencies",
+            lambda: explicit_dep_scenarios(ABG_V1, name="fuzz_explicit").map(lambda sc: explicit_program_on(sc, TRB)),
             decided,
         ),
         Family(
@@ -240,6 +248,13 @@ CAMPAIGNS: dict[str, Campaign] = {
             "the built-in scenarios on the port under random and PCT schedules",
             (Arm("port-builtin", PORT, "builtin", RANDOM_PCT),),
             port_runs=1,
+        ),
+        Campaign(
+            "explicit-deps",
+            "generated explicit-edge programs (the way aicpu_build_graph expresses a task graph) on the port "
+            "under random and PCT schedules; runs on every runtime (--runtime)",
+            (Arm("port-explicit", PORT, "explicit", RANDOM_PCT),),
+            port_observers=(PORT_CHECKS, DATA_ORACLE),
         ),
         Campaign(
             "ci",

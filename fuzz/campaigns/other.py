@@ -3,7 +3,8 @@
 A campaign on runtime R keeps the named campaign's port arms whose scenario family exists on R
 (fuzz/scenario_args.py says which workloads move): every generated tensormap_and_ringbuffer program runs
 unchanged on host_build_graph (its expected outcome becomes "complete"), and the built-in family becomes
-R's own built-in workloads. aicpu_build_graph builds its graph with explicit edges, so only its built-ins
+R's own built-in workloads. aicpu_build_graph builds its graph with explicit edges, so its built-ins and
+the generated explicit-edge programs (family "explicit", drawn natively for each aicpu_build_graph version)
 run there. Model arms are left out: the artifact replay of a model path checks the
 tensormap_and_ringbuffer model only.
 
@@ -36,6 +37,7 @@ from model.builders import BUILTIN_SCENARIOS
 from model.errors import PtocheckError, ScenarioError
 from model.scenario import RUNTIMES, Expected, Scenario, validate
 from properties.artifacts import Artifact, Signature
+from properties.explicit_programs import ABG_RUNTIMES, explicit_dep_scenarios
 from properties.replay import RUN_DEADLOCK, RUN_STEP_LIMIT
 from properties.runtimes import mutants_for, observers_for, system_for
 from runtime.core import Executor, Failure, Observer, StepRecord
@@ -43,7 +45,7 @@ from runtime.execution import DEADLOCK, FAILURE, STEP_LIMIT, RunResult, encode_s
 
 TRB = "tensormap_and_ringbuffer"
 HBG = "host_build_graph"
-RETAGGABLE = ("small", "medium", "generated", "paged-attention")
+RETAGGABLE = ("small", "medium", "generated", "paged-attention", "explicit")
 """Families of generated tensormap_and_ringbuffer programs (they run unchanged on host_build_graph)."""
 
 
@@ -70,6 +72,13 @@ def family_on(name: str, runtime: str) -> Family | None:
             f"builtin@{runtime}",
             f"the built-in {runtime} scenarios",
             lambda: st.sampled_from(names).map(lambda n: BUILTIN_SCENARIOS[n]()),
+            lambda sc: True,
+        )
+    if name == "explicit" and runtime in ABG_RUNTIMES:
+        return Family(
+            f"{name}@{runtime}",
+            f"explicit-edge programs built natively by {runtime} (properties.explicit_programs)",
+            lambda: explicit_dep_scenarios(runtime, name="fuzz_explicit"),
             lambda sc: True,
         )
     if runtime == HBG and name in RETAGGABLE:
