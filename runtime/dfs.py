@@ -27,8 +27,9 @@ if A can still run, and every switch inside the stretch costs the same in both r
 commutes with the announced op of each thread switched away from (that op's guard decides the cost). So
 every sleeper is woken at a switch away from a thread whose announced op conflicts with it
 (`test_a_sleeper_wakes_at_a_switch_away_from_a_conflicting_op` shows a state lost without that rule).
-Below the bound's frontier the search otherwise falls back to plain stateful search, which is sound. A node's stored sleep set must be a subset of an arrival's for the arrival to
-be cut (the earlier expansion skipped only what the new arrival would skip too).
+Below the bound's frontier the search otherwise falls back to plain stateful search, which is sound. A
+node's stored sleep set must be a subset of an arrival's for the arrival to be cut (the earlier
+expansion skipped only what the new arrival would skip too).
 
 Known successors. The search remembers, per state, the key of the state each thread's step led to.
 Before running a child it looks that key up: from this state's own remembered successors (a state met
@@ -632,13 +633,11 @@ class DfsEngine:
         # announced op (whose guard decides what the switch costs) to commute with the sleeper's op
         last_op = ex.slots[current].op if current is not None and self._switch_wakes else None
         for tid in ordered:
-            if (
-                sleep >> tid & 1
-                and not fire
-                and (last_op is None or tid == current or not dependent(last_op, ex.slots[tid].op))  # type: ignore[arg-type]
-            ):
-                self._sleep_pruned += 1
-                continue
+            if sleep >> tid & 1 and not fire:
+                op = ex.slots[tid].op
+                if last_op is None or tid == current or op is None or not dependent(last_op, op):
+                    self._sleep_pruned += 1
+                    continue
             if bound is not None and norm is not None and tid != norm and cost + 1 > bound:
                 self._bound_pruned += 1
                 complete = False
