@@ -2,17 +2,21 @@
 run it on the step-level port, checked against the model at every step.
 
 Two phases. Building: `open_scope` (AUTO, MANUAL, rarely AUTO inside MANUAL: the runtime's INVALID_ARGS),
-`close_scope`, `submit` (a compute or dummy task over the buffers declared so far: overlapping
-views, explicit WAIT / WAIT+RETAIN dependencies, SPMD blocks, rarely a submit into a full frame: the runtime's
-SCOPE_DEADLOCK), `alloc` (a hidden alloc task) and `access_tensor_data` append ops drawn by `properties.strategies.ProgramBuilder` (the
-draws `programs` makes), so the program is valid by construction; the invariant `program_so_far_is_valid`
-runs the scenario format's validator on it after every rule. Running: the first `step` closes the open
-scopes, draws the resources from the program's needs within the sizing rules (INV-S6, so every task must
-be consumed), round-trips the scenario through the format's JSON parser, and builds the port; from then on
-`step` runs one thread's step (0 = stay on the current thread, so shrinking removes preemptions), checked
-by `properties.state_machines.CheckedPortRun` (the port's per-step invariants, refinement of the model, the
-model's ALWAYS properties on the matched model states). Teardown runs the rest of the program round-robin,
-still checked, and judges the end of the run.
+`close_scope`, `submit` (a compute or dummy task over the buffers declared so far: overlapping views,
+explicit WAIT / WAIT+RETAIN dependencies, SPMD blocks, rarely a submit into a full frame: the runtime's
+SCOPE_DEADLOCK), `alloc` (a hidden alloc task) and `access_tensor_data` append ops drawn by
+`properties.strategies.ProgramBuilder` (the draws `programs` makes), so the program is valid by
+construction; the invariant `program_so_far_is_valid` runs the scenario format's validator on it after
+every rule. `step` is enabled once the program has a drawn number of tasks (1..max_tasks, shrinking to 1)
+or after BUILD_BUDGET building rules: programs are not cut short by an early step, and a task rule that
+swarm testing switched off cannot keep the run from starting.
+
+Running: the first `step` closes the open scopes, draws the resources from the program's needs within the
+sizing rules (INV-S6, so every task must be consumed), round-trips the scenario through the format's JSON
+parser, and builds the port; from then on `step` runs one thread's step (0 = stay on the current thread,
+so shrinking removes preemptions), checked by `properties.state_machines.CheckedPortRun` (the port's
+per-step invariants, refinement of the model, the model's ALWAYS properties on the matched model states).
+Teardown runs the rest of the program round-robin, still checked, and judges the end of the run.
 
 The C++ orchestrator executes its program in order, and the port's plan is built from a complete scenario,
 so the program is complete before the first step (the port cannot run an op not yet in the program).
@@ -45,6 +49,7 @@ from runtime.trb import TrbSystem
 # as PortRefinementMachine: drawn, then taken modulo the runnable count; 0 = stay on the current thread
 _CHOICE = st.integers(0, 7)
 SCENARIO_NAME = "program_machine"
+BUILD_BUDGET = 4  # building rules after which the run may start whatever the task count
 
 
 def _draw(data: st.DataObject) -> st.DrawFn:
@@ -64,6 +69,8 @@ class ProgramBuildingMachine(RuleBasedStateMachine):
         self.builder: ProgramBuilder | None = None
         self.config = Config()
         self.run: CheckedPortRun | None = None
+        self.target_tasks = 1
+        self.built = 0  # building rules run so far
 
     # ------------------------------------------------------------------ building
 
@@ -84,21 +91,34 @@ class ProgramBuildingMachine(RuleBasedStateMachine):
             constants=data.draw(constants(), label="constants"),
         )
         self.builder = ProgramBuilder(_draw(data), w, limits)
+        # the run starts once the program has this many tasks (or after BUILD_BUDGET building rules)
+        self.target_tasks = data.draw(st.integers(1, limits.max_tasks), label="tasks before the run")
         self._add_task(data, alloc=False)
 
     def _building(self) -> bool:
         return self.run is None and self.builder is not None
 
+    def _may_run(self) -> bool:
+        """The run may start: the program has its drawn number of tasks, or no room for more, or the rules
+        built for long enough (swarm testing may have switched the task rules off)."""
+        builder = self.builder
+        return self.run is not None or (
+            builder is not None
+            and (builder.task_count >= self.target_tasks or not builder.can_add_task() or self.built >= BUILD_BUDGET)
+        )
+
     @precondition(lambda self: self._building() and self.builder.can_open_scope())
     @rule(data=st.data())
     def open_scope(self, data: st.DataObject) -> None:
         assert self.builder is not None
+        self.built += 1
         self.builder.open_scope(_draw(data))
 
     @precondition(lambda self: self._building() and self.builder.depth > 0)
     @rule()
     def close_scope(self) -> None:
         assert self.builder is not None
+        self.built += 1
         self.builder.close_scope()
 
     @precondition(lambda self: self._building() and self.builder.can_add_task())
@@ -118,10 +138,12 @@ class ProgramBuildingMachine(RuleBasedStateMachine):
     def access_tensor_data(self, data: st.DataObject) -> None:
         """get_tensor_data / set_tensor_data on a view of a live buffer."""
         assert self.builder is not None
+        self.built += 1
         self.builder.tensor_data(_draw(data))
 
     def _add_task(self, data: st.DataObject, alloc: bool) -> None:
         assert self.builder is not None
+        self.built += 1
         task = self.builder.add_task(_draw(data), alloc)
         if isinstance(task, Submit) and task.kernel_ids[0] < 0 and min(task.kernel_ids[1:]) >= 0:
             # an AIV0+AIV1 MIX task gets an AIC kernel: the model's L-MODEL-MIX-AIV-ONLY limitation (the
@@ -153,6 +175,7 @@ class ProgramBuildingMachine(RuleBasedStateMachine):
             "pytest tests/test_program_machine.py",
         )
 
+    @precondition(lambda self: self._may_run())
     @rule()
     def step(self) -> None:
         """Run the next step of a thread Hypothesis chooses (the first step starts the run: building ends)."""
