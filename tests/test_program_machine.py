@@ -66,3 +66,26 @@ def test_shrinking_gives_a_small_program(tmp_path: Path, monkeypatch: pytest.Mon
     artifact = load_artifact(_saved_artifact(tmp_path))
     assert artifact.signature.property_id == "refines_model"
     assert 1 <= len(artifact.scenario.tasks()) <= 2, artifact.scenario.program
+
+
+def test_the_rules_build_programs_with_the_generators_hard_cases() -> None:
+    """Witnesses: the programs the rules build and run have overlapping views, explicit WAIT and
+    WAIT+RETAIN dependencies, dummy, alloc and SPMD tasks, MANUAL scopes and tensor-data waits. A fixed
+    (derandomized) run, so a witness that disappears is a change in what the rules build."""
+    from model.scenario import Scenario
+    from properties.features import static_features
+
+    started: list[Scenario] = []
+
+    class RecordingMachine(ProgramBuildingMachine):
+        def teardown(self) -> None:  # what was built and started is all this test looks at
+            if self.run is not None:
+                started.append(self.run.system.scenario)
+
+    run_state_machine_as_test(
+        RecordingMachine, settings=settings(max_examples=60, stateful_step_count=20, derandomize=True, database=None)
+    )
+    seen = frozenset(f for s in started for f in static_features(s))
+    wanted = {"overlap_covering", "overlap_partial", "dep_wait", "dep_wait_retain", "dummy_task", "alloc_task",
+              "spmd", "manual_scope", "get_tensor_data", "set_tensor_data"}
+    assert wanted <= seen, sorted(wanted - seen)
