@@ -184,6 +184,8 @@ class ProgramBuildingMachine(RuleBasedStateMachine):
             self.run = self._start()
         if self.run.can_step():
             self.run.step(self.data.draw(_CHOICE, label="thread"))
+        else:
+            self.run.run_ended()  # judged now: the invariant after this rule reports a failure at once
 
     @invariant()
     def port_invariants_and_refinement_hold(self) -> None:

@@ -8,6 +8,8 @@ Everything generated is a valid `Scenario` by construction (`validate` accepts i
   tensor versions, external and runtime-created tensors, explicit WAIT and WAIT+RETAIN dependencies,
   hidden alloc tasks, get/set_tensor_data, SPMD `block_num > 1`; on a tiny configuration. With
   `ProgramLimits(early_resolve=True)` some submits are flagged `allow_early_resolve` (early dispatch).
+* `ProgramBuilder`: the same program draws, one op at a time (for state machines whose rules build the
+  program: properties.program_machine).
 * `paged_attention_scenarios(...)`: the paged-attention family (AUTO, MANUAL, batched) with variable
   per-batch context lengths, ragged last blocks and block tables longer than a batch's length (the
   batched variant runs every batch for the longest one's block count).
