@@ -84,6 +84,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model.program import I_ALLOC, I_BEGIN, I_DONE, I_END, I_TDATA
+from model.protocol import PropertyKind
 from model.scenario import NUM_RINGS, Shape
 from model.trb_model import (
     A_ORCH,
@@ -111,7 +112,7 @@ from model.trb_model import (
     State,
     TrbModel,
 )
-from runtime.core import Executor, Failure, Op, StepRecord
+from runtime.core import Executor, Failure, Observer, Op, StepRecord, System
 from runtime.trb import consts as K
 from runtime.trb.system import TrbSystem
 
@@ -760,3 +761,49 @@ def format_mutant_table(rows: Sequence[RefinementMutantRow]) -> str:
         detail = f"step {row.step + 1}: {row.message[:110]}" if row.seed >= 0 else row.message
         lines.append(f"{row.mutant:<34} {caught:<28} {detail}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- the model's invariants along the run
+
+MODEL_PROPERTY_PREFIX = "model."
+"""Failures of `RefinedModelProperties` are named `model.<model property>` (the port's checks may use the
+same invariant names)."""
+
+
+class RefinedModelProperties:
+    """Observer, after a `RefinementObserver`: the model's ALWAYS properties (model.invariants) hold in every
+    model state the port's run maps to (the refinement frontier), checked each time the frontier changes."""
+
+    def __init__(self, refinement: RefinementObserver) -> None:
+        self.refinement = refinement
+        self.always = [p for p in refinement.model.properties() if p.kind is PropertyKind.ALWAYS]
+        self._checked: list[State] | None = None  # the frontier last checked (replaced, never mutated)
+
+    def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
+        frontier = self.refinement.frontier
+        if frontier is self._checked:
+            return None
+        self._checked = frontier
+        model = self.refinement.model
+        for state in frontier:
+            for prop in self.always:
+                if not prop.holds(state):
+                    return Failure(
+                        MODEL_PROPERTY_PREFIX + prop.name,
+                        f"the model's {prop.name} ({prop.spec}) fails in a model state the port's run maps to after "
+                        f"step {rec.index + 1}: {model.format_state(state)}",
+                        rec.index,
+                    )
+        return None
+
+    def at_end(self, ex: Executor, outcome: str) -> Failure | None:
+        return None
+
+
+def refinement_observers(system: System) -> list[Observer]:
+    """The refinement check and the model's ALWAYS properties on the states it matches (replay's
+    `refinement` observer set)."""
+    if not isinstance(system, TrbSystem):
+        raise TypeError(f"refinement checks a TrbSystem, got {type(system).__name__}")
+    refinement = RefinementObserver(system)
+    return [refinement, RefinedModelProperties(refinement)]

@@ -168,12 +168,15 @@ ObserverFactory = Callable[[System], Sequence[Observer]]
 
 PORT_CHECKS = "port_checks"
 DATA_ORACLE = "data_oracle"
-OBSERVER_SETS = (PORT_CHECKS, DATA_ORACLE)
+REFINEMENT = "refinement"
+OBSERVER_SETS = (PORT_CHECKS, DATA_ORACLE, REFINEMENT)
 """Named sets of per-step property observers a port run can be checked with. `port_checks` is the
 "always" and "event" properties of properties.port_checks (the spec's invariants and event properties on
 port memory, checked at the step that breaks them); the end of a run is judged by `judge_port_run`,
 which knows whether the scenario's outcome may be asserted. `data_oracle` runs the kernels on real bytes
-(properties.data_oracle; the system must carry data: build it with `port_system`). An artifact records the
+(properties.data_oracle; the system must carry data: build it with `port_system`). `refinement` is the
+refinement check against the model and the model's ALWAYS properties on the states it matches
+(properties.refinement.refinement_observers). An artifact records the
 sets its run was checked with (`extra.observers`) and its replay uses exactly those."""
 
 
@@ -197,6 +200,10 @@ def observer_factory(names: Sequence[str]) -> ObserverFactory | None:
             from properties.data_oracle import data_observers
 
             factories.append(data_observers())
+        elif name == REFINEMENT:
+            from properties.refinement import refinement_observers
+
+            factories.append(refinement_observers)
         else:
             raise PtocheckError(
                 f"unknown observer set {name!r}", "observers", f"known: {', '.join(OBSERVER_SETS)}"

@@ -8,6 +8,8 @@ Everything generated is a valid `Scenario` by construction (`validate` accepts i
   tensor versions, external and runtime-created tensors, explicit WAIT and WAIT+RETAIN dependencies,
   hidden alloc tasks, get/set_tensor_data, SPMD `block_num > 1`; on a tiny configuration. With
   `ProgramLimits(early_resolve=True)` some submits are flagged `allow_early_resolve` (early dispatch).
+* `ProgramBuilder`: the same program draws, one op at a time (for state machines whose rules build the
+  program: properties.program_machine).
 * `paged_attention_scenarios(...)`: the paged-attention family (AUTO, MANUAL, batched) with variable
   per-batch context lengths, ragged last blocks and block tables longer than a batch's length (the
   batched variant runs every batch for the longest one's block count).
@@ -479,16 +481,21 @@ def _step(draw: st.DrawFn, state: _ProgramState, kinds: tuple[str, ...], target:
         _add_task(draw, state, alloc=kind == "alloc")
 
 
+def _externals(draw: st.DrawFn, state: _ProgramState) -> tuple[Buffer, ...]:
+    """The program's external (host) buffers: 1..limits.max_external_buffers small 2-D buffers."""
+    for i in range(draw(st.integers(1, state.limits.max_external_buffers))):
+        rows, cols = _dims(draw, False)
+        state.buffers.append(_Buf(f"x{i}", rows, cols, draw(st.sampled_from(_DTYPES)), external=True))
+    return tuple(Buffer(b.name, b.dtype, b.numel, external=True) for b in state.buffers)
+
+
 @st.composite
 def programs(
     draw: st.DrawFn, windows: tuple[int, int, int, int], limits: ProgramLimits = DEFAULT_LIMITS
 ) -> tuple[tuple[Buffer, ...], tuple[Op, ...]]:
     """(external buffers, program) with at most `limits.max_tasks` tasks; scopes are balanced."""
     state = _ProgramState(windows, limits)
-    for i in range(draw(st.integers(1, limits.max_external_buffers))):
-        rows, cols = _dims(draw, False)
-        state.buffers.append(_Buf(f"x{i}", rows, cols, draw(st.sampled_from(_DTYPES)), external=True))
-    externals = tuple(Buffer(b.name, b.dtype, b.numel, external=True) for b in state.buffers)
+    externals = _externals(draw, state)
     target = limits.max_tasks
     budget = 4 * target + 8  # bounds the steps whatever the draws
     # A "more" draw before every step, as Hypothesis's own lists do: shrinking stops the program early
@@ -500,6 +507,77 @@ def programs(
         draw(_step(state, _OP_KINDS, target))
     state.ops.extend(ScopeEnd() for _ in range(state.depth))
     return externals, tuple(state.ops)
+
+
+class ProgramBuilder:
+    """A program built one op at a time from the draws `programs` makes for that op (for state machines
+    whose rules submit tasks and open and close scopes): each op keeps the program valid; `program()` closes
+    the scopes still open. `draw` is any draw function (a rule's `st.data().draw`)."""
+
+    def __init__(self, draw: st.DrawFn, windows: tuple[int, int, int, int], limits: ProgramLimits = DEFAULT_LIMITS) -> None:
+        self._state = _ProgramState(windows, limits)
+        self.externals = _externals(draw, self._state)
+
+    @property
+    def limits(self) -> ProgramLimits:
+        return self._state.limits
+
+    @property
+    def depth(self) -> int:
+        return self._state.depth
+
+    @property
+    def task_count(self) -> int:
+        return len(self._state.tasks)
+
+    def can_open_scope(self) -> bool:
+        return self._state.depth < self._state.limits.max_depth
+
+    def can_add_task(self) -> bool:
+        return len(self._state.tasks) < self._state.limits.max_tasks
+
+    def open_scope(self, draw: st.DrawFn) -> ScopeMode:
+        """Open a scope (MANUAL sometimes; AUTO inside MANUAL rarely, the runtime's INVALID_ARGS)."""
+        assert self.can_open_scope()
+        mode = _scope_mode(draw, self._state)
+        _open(self._state, mode)
+        return mode
+
+    def close_scope(self) -> None:
+        assert self._state.depth > 0
+        _close(self._state)
+
+    def add_task(self, draw: st.DrawFn, alloc: bool) -> Submit | Alloc | None:
+        """A submit (or a hidden alloc task); None when the current frame is full (W - 1 tasks) and the draw
+        does not ask for the overflow (the runtime's SCOPE_DEADLOCK)."""
+        assert self.can_add_task()
+        state = self._state
+        if state.frame_full() and not _overflow(draw, state):
+            return None
+        _add_task(draw, state, alloc)
+        task = state.ops[-1]
+        assert isinstance(task, Submit | Alloc)
+        return task
+
+    def replace_last_task(self, task: Submit) -> None:
+        """Swap the op just added for `task` (same name, same created buffers: only its kernels may differ)."""
+        last = self._state.ops[-1]
+        assert isinstance(last, Submit) and last.name == task.name and last.args == task.args
+        self._state.ops[-1] = task
+
+    def tensor_data(self, draw: st.DrawFn) -> TensorData | None:
+        """get/set_tensor_data on a view of a live buffer (None when the limits exclude them)."""
+        state = self._state
+        if not state.limits.tensor_data:
+            return None
+        buf = state.pick_buffer(draw)
+        op = TensorData(_one_in(draw, 4), _use(buf, _region(draw, buf)))
+        state.ops.append(op)
+        return op
+
+    def program(self) -> tuple[Op, ...]:
+        """The ops so far, with every open scope closed."""
+        return (*self._state.ops, *(ScopeEnd() for _ in range(self._state.depth)))
 
 
 # ------------------------------------------------------------------------------------- configurations

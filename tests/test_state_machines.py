@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from properties.state_machines import ModelMachine, PortRefinementMachine
+from properties.state_machines import CheckedPortRun, ModelMachine, PortRefinementMachine
 from tests.conftest import hypothesis_examples
 
 # Hypothesis picks the interleaving of the port's threads; a port run of a small scenario takes a few
@@ -44,11 +44,12 @@ def test_a_machine_failure_is_saved_as_an_artifact_that_replays(tmp_path: Path, 
     result = run_once(system, scheduler, port_observers()(system), max_steps=5000)
     assert result.failure is not None
     machine = PortRefinementMachine()
-    machine.system = system  # what the artifact needs from the machine: its scenario, schedule and failure
-    machine.taken_tids = list(result.schedule)
-    machine.failure_function = result.trace[-1].op.cite.function
+    # what the artifact needs from the machine's run: its scenario, schedule and failure
+    machine.run = CheckedPortRun(TrbSystem(scenario), "test", "pytest")
+    machine.run.taken_tids = list(result.schedule)
+    machine.run.failure_function = result.trace[-1].op.cite.function
     with pytest.raises(AssertionError, match="replay: ptocheck replay"):
-        machine.failure = result.failure
+        machine.run.failure = result.failure
         machine.port_invariants_and_refinement_hold()
     (saved,) = tmp_path.glob("state-machine-*.json")
     assert replay_port_artifact(load_artifact(saved), "r").reproduced
