@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from properties.state_machines import CheckedPortRun, ModelMachine, PortRefinementMachine
 from tests.conftest import hypothesis_examples
@@ -16,14 +16,12 @@ TestPortRefinesModel = PortRefinementMachine.TestCase
 TestPortRefinesModel.settings = settings(
     max_examples=hypothesis_examples(12),
     stateful_step_count=150,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 TestModelMachine = ModelMachine.TestCase
 TestModelMachine.settings = settings(
     max_examples=hypothesis_examples(25),
     stateful_step_count=60,
-    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
