@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from properties.artifacts import Artifact, load_artifact
+from properties.replay import port_system
+from runtime.execution import ReplayScheduler, decode_schedule
+from runtime.trb import TrbSystem
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
 TRACES_DIR = SHARED_DIR / "traces"
@@ -93,6 +98,17 @@ def hypothesis_profile() -> str:
 def hypothesis_examples(ci_examples: int) -> int:
     """A test's example budget: its ci count, scaled up under the nightly profile."""
     return ci_examples * HYPOTHESIS_EXAMPLE_SCALE.get(hypothesis_profile(), 1)
+
+
+def artifact_replay(path: Path) -> tuple[Artifact, TrbSystem, ReplayScheduler]:
+    """A port-run artifact, a fresh port for its scenario and a strict scheduler of its recorded schedule
+    (no observers: for tests that inspect the port's memory along the recorded run)."""
+    artifact = load_artifact(path)
+    schedule = decode_schedule(artifact.schedule, "artifact")
+    system = port_system(artifact.scenario, (), ())
+    scheduler = ReplayScheduler(schedule, system.thread_names())
+    scheduler.new_execution()
+    return artifact, system, scheduler
 
 
 def pytest_configure(config: pytest.Config) -> None:

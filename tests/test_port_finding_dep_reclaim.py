@@ -48,8 +48,9 @@ from model.trb_model import (
 )
 from properties.artifacts import Signature, load_artifact
 from properties.refinement import check_refinement
-from properties.replay import port_system, replay_model_artifact, replay_model_path, replay_port_artifact
-from runtime.execution import ReplayScheduler, decode_schedule, run_once
+from properties.replay import replay_model_artifact, replay_model_path, replay_port_artifact
+from runtime.execution import run_once
+from tests.conftest import artifact_replay
 
 ARTIFACT = Path(__file__).resolve().parent / "regressions" / "dep_pool_alloc_mark.json"
 MODEL_ARTIFACT = Path(__file__).resolve().parent / "regressions" / "dep_pool_alloc_mark_model.json"
@@ -69,12 +70,8 @@ def test_the_dep_pool_is_reclaimed_when_consumed_tasks_freed_it() -> None:
 def test_the_mechanism_is_the_alloc_tasks_mark() -> None:
     """At the fatal: the pool is full, la - 1 is the hidden alloc task with mark 0, reclaim already spent its
     turn at this la, and the task before it has a mark that would have freed entries."""
-    artifact = load_artifact(ARTIFACT)
-    schedule = decode_schedule(artifact.schedule, "artifact")
-    system = port_system(artifact.scenario, (), ())
-    scheduler = ReplayScheduler(schedule, system.thread_names())
-    scheduler.new_execution()
-    run_once(system, scheduler, [], max_steps=len(schedule))
+    artifact, system, scheduler = artifact_replay(ARTIFACT)
+    run_once(system, scheduler, [], max_steps=len(scheduler.schedule))
     s, c = system, system.c
     la, top, tail = c[s.R_LA + RING], c[s.DP_TOP + RING], c[s.DP_TAIL + RING]
     assert top - tail == s.dep_cap[RING]  # full
@@ -148,12 +145,8 @@ def test_sometimes_a_submit_waits_for_the_dep_pool_after_its_producers_completed
 def test_refinement_follows_the_port_run_to_the_latch() -> None:
     """The model and the port agree on the artifact: every port step up to the fatal is a model step, and
     the latch is the model's DEP_POOL_OVERFLOW backstop."""
-    artifact = load_artifact(ARTIFACT)
-    schedule = decode_schedule(artifact.schedule, "artifact")
-    system = port_system(artifact.scenario, (), ())
-    scheduler = ReplayScheduler(schedule, system.thread_names())
-    scheduler.new_execution()
-    report, _result = check_refinement(system, scheduler, max_steps=len(schedule))
+    _artifact, system, scheduler = artifact_replay(ARTIFACT)
+    report, _result = check_refinement(system, scheduler, max_steps=len(scheduler.schedule))
     assert report.failure is None, report.failure
     assert report.by_kind.get("fatal") == 1
 

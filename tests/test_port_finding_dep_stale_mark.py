@@ -16,8 +16,9 @@ from fuzz.campaigns.targets import model_action_function
 from model.trb_model import R_DTAIL, R_DTOP, R_LA, S_RINGS, S_ROUND, S_TASKS, T_DMARK, TrbModel
 from properties.artifacts import Signature, load_artifact
 from properties.refinement import check_refinement
-from properties.replay import port_system, replay_model_artifact, replay_model_path, replay_port_artifact
-from runtime.execution import ReplayScheduler, decode_schedule, run_once
+from properties.replay import replay_model_artifact, replay_model_path, replay_port_artifact
+from runtime.execution import run_once
+from tests.conftest import artifact_replay
 
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
 ARTIFACT = REGRESSIONS / "dep_pool_stale_mark_next_run.json"
@@ -39,11 +40,7 @@ def test_the_dep_pool_tail_never_passes_its_top_in_a_later_run() -> None:
 def test_the_mechanism_is_the_previous_runs_mark_in_the_alloc_tasks_slot() -> None:
     """At the failing step: run 2, reclaim at la = 1 read the mark of the alloc task A (la - 1), which is the
     run-1 position of its slot's last occupant, beyond this run's top."""
-    artifact = load_artifact(ARTIFACT)
-    schedule = decode_schedule(artifact.schedule, "artifact")
-    system = port_system(artifact.scenario, (), ())
-    scheduler = ReplayScheduler(schedule, system.thread_names())
-    scheduler.new_execution()
+    artifact, system, scheduler = artifact_replay(ARTIFACT)
     assert artifact.failing_step is not None
     run_once(system, scheduler, [], max_steps=artifact.failing_step + 1)
     s, c = system, system.c
@@ -70,12 +67,8 @@ def test_the_model_reaches_the_same_state() -> None:
 
 
 def test_refinement_follows_the_port_run_to_the_violation() -> None:
-    artifact = load_artifact(ARTIFACT)
-    schedule = decode_schedule(artifact.schedule, "artifact")
-    system = port_system(artifact.scenario, (), ())
-    scheduler = ReplayScheduler(schedule, system.thread_names())
-    scheduler.new_execution()
-    report, _result = check_refinement(system, scheduler, max_steps=len(schedule))
+    _artifact, system, scheduler = artifact_replay(ARTIFACT)
+    report, _result = check_refinement(system, scheduler, max_steps=len(scheduler.schedule))
     assert report.failure is None, report.failure
     assert report.by_kind.get("next-round") == 1
 
