@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 
 from fuzz.campaigns.known import KNOWN, blamed_function, classify
-from fuzz.scenario_args import default_scenarios, resolve_scenario
+from fuzz.scenario_args import add_memory_model_argument, default_scenarios, resolve_scenario
 from model.errors import PtocheckError
 from properties.artifacts import Signature
 from properties.runtimes import observers_for, system_for
@@ -42,7 +42,7 @@ def cmd_explore_port(args: argparse.Namespace) -> int:
     names, skipped = (args.scenarios, []) if args.scenarios else default_scenarios(args.runtime)
     for name in skipped:
         print(f"{name}: skipped (no {args.runtime} variant of this default scenario)")
-    resolved = [resolve_scenario(n, args.runtime) for n in names]  # bad input is rejected before any work
+    resolved = [resolve_scenario(n, args.runtime, getattr(args, "memory_model", None)) for n in names]  # bad input is rejected before any work
     worst = EXIT_OK
     for scenario, handle in resolved:
         system_for(scenario)  # rejects a scenario the port cannot run, before the search starts
@@ -95,10 +95,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explore.add_argument(
         "--max-cpu-seconds", type=float, default=None, help="--target port: cut the search after this much CPU time"
     )
+    add_memory_model_argument(explore)
 
     def dispatch(args: argparse.Namespace) -> int:
         if args.target == "port":
             return cmd_explore_port(args)
+        if args.memory_model not in (None, "sc"):
+            raise PtocheckError(f"--memory-model {args.memory_model} needs --target port", "--memory-model",
+                                "the reference model is sequentially consistent; explore the port under tso")
         code: int = model_explore(args)
         return code
 

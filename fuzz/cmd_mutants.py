@@ -69,7 +69,8 @@ def cmd_mutants(args: argparse.Namespace) -> int:
             prop = (found.property_id or "NOT FOUND") + f" ({clean_text})"
             if found.property_id and found.property_id != probe.property_id:
                 prop += f" [expected {probe.property_id}]"
-            search_text = f"{probe.engine} s{probe.seed} run {found.executions}/{probe.runs}"
+            search_text = (f"{probe.search_text()} ({found.executions} executions)" if probe.engine == "dfs"
+                           else f"{probe.search_text()} run {found.executions}/{probe.runs}")
             print(_row((name, mutant.catalogue_id, prop, scenario.name, search_text, str(found.steps),
                         f"{found.seconds:.2f}")))
         if case.no_generated:
@@ -88,7 +89,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
 def _clean_verdict(probe: MutantProbe, scenario: Scenario) -> tuple[str, bool]:
     """The unmutated port under the probe's whole search: "passes", or only registered findings (named),
     which never carry the mutant's property; anything unregistered is a failure of the probe."""
-    clean = search_clean_port(scenario, probe.engine, probe.seed, probe.runs, probe.max_steps)
+    clean = search_clean_port(scenario, probe.engine, probe.seed, probe.runs, probe.max_steps, probe.preemptions)
     if not clean.report.failures:
         return "passes", True
     props = sorted(clean.properties())

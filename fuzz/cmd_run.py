@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import argparse
 
-from fuzz.scenario_args import add_runtime_argument, resolve_scenario, scaled_constants_text
+from fuzz.scenario_args import (
+    add_memory_model_argument,
+    add_runtime_argument,
+    resolve_scenario,
+    scaled_constants_text,
+)
 from model.errors import PtocheckError
 from properties.runtimes import mutants_for, observers_for, system_for
 from runtime.core import System
@@ -61,7 +66,7 @@ def _calibrated_steps(system: System, max_steps: int) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    scenario, _ = resolve_scenario(args.scenario, args.runtime)
+    scenario, _ = resolve_scenario(args.scenario, args.runtime, getattr(args, "memory_model", None))
     mutants = tuple(args.mutant or ())
     if args.max_steps < 1:
         raise PtocheckError(f"--max-steps must be >= 1, got {args.max_steps}", "--max-steps")
@@ -122,6 +127,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="turn on a mutant switch (repeatable); `ptocheck mutants` lists them",
     )
     add_runtime_argument(p)
+    add_memory_model_argument(p)
     p.add_argument("--schedule", metavar="TEXT", help="replay this schedule (ptosched1:...) strictly instead")
     p.add_argument("--max-steps", type=int, default=400_000, help="livelock bound (default 400,000 steps)")
     p.add_argument("--trace", action="store_true", help="print every step with its C++ function")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from model.builders import BUILTIN_SCENARIOS, DEFAULT_EXPLORE_SCENARIOS, RUNTIME_FAMILIES, builtin_variant
 from model.errors import ScenarioError
-from model.scenario import RUNTIMES, Expected, Scenario, load_scenario, validate
+from model.scenario import MEMORY_MODELS, RUNTIMES, Expected, Scenario, load_scenario, validate
 
 TRB = "tensormap_and_ringbuffer"
 HBG = "host_build_graph"
@@ -39,8 +39,24 @@ def _variants_text() -> str:
     return "; ".join(", ".join(f"{rt}: {name}" for rt, name in family.items()) for family in RUNTIME_FAMILIES)
 
 
-def resolve_scenario(spec: str, runtime: str | None = None) -> tuple[Scenario, str]:
-    """The scenario `spec` names, on `runtime` when one is given (see the module docstring)."""
+def resolve_scenario(spec: str, runtime: str | None = None, memory_model: str | None = None) -> tuple[Scenario, str]:
+    """The scenario `spec` names, on `runtime` when one is given (see the module docstring), on the machine
+    `memory_model` when one is given (config.memory_model; the handle then repeats the option)."""
+    scenario, handle = _resolve_runtime(spec, runtime)
+    if memory_model is None or memory_model == scenario.config.memory_model:
+        return scenario, handle
+    if memory_model not in MEMORY_MODELS:
+        raise ScenarioError(f"unknown memory model {memory_model!r}", "--memory-model",
+                            f"use one of {', '.join(MEMORY_MODELS)}")
+    moved = replace(scenario.with_config(memory_model=memory_model), name=f"{scenario.name}@{memory_model}")
+    try:
+        validate(moved)
+    except ScenarioError as err:
+        raise ScenarioError(err.what, "--memory-model", err.hint) from None
+    return moved, f"{handle} --memory-model {memory_model}"
+
+
+def _resolve_runtime(spec: str, runtime: str | None) -> tuple[Scenario, str]:
     scenario, handle = load_scenario_arg(spec)
     if runtime is None or scenario.runtime == runtime:
         return scenario, handle
@@ -83,6 +99,17 @@ def scaled_constants_text(scenario: Scenario) -> str:
     keeps every default: a run's report must say when it is not at the C++ values."""
     scaled = scenario.config.constants.scaled()
     return ", ".join(f"{name}={value} (C++ {default})" for name, (default, value) in scaled.items())
+
+
+def add_memory_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--memory-model",
+        choices=MEMORY_MODELS,
+        default=None,
+        help="the machine the port runs on (default: the scenario's config.memory_model, else sc): sc = every "
+        "store visible at once; tso = per-thread store buffers for the orchestrator and scheduler threads "
+        "(runtime/store_buffer.py)",
+    )
 
 
 def add_runtime_argument(parser: argparse.ArgumentParser) -> None:

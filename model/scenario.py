@@ -159,6 +159,9 @@ class Config:
     constants: Constants = field(default_factory=Constants)
     init_failure: str = ""  # one of INIT_FAILURES: the orchestrator's startup takes that abort path ("" = none)
     init_failure_run: int = 0  # ... in this run (0-based)
+    # the machine the step-level port runs on: "sc" (every store visible at once) or "tso" (per-thread
+    # store buffers, runtime/store_buffer.py); the reference model is sequentially consistent either way
+    memory_model: str = "sc"
 
     def heap_base(self, ring: int) -> int:
         """Rings are carved consecutively from one GM heap: [H_0][H_1][H_2][H_3] (spec §1.10)."""
@@ -377,6 +380,20 @@ def _validate_init_failure(scenario: Scenario) -> None:
                             "before the failing one complete; the failing run runs no task)", "expected")
 
 
+MEMORY_MODELS = ("sc", "tso")
+
+
+def _validate_memory_model(scenario: Scenario) -> None:
+    model = scenario.config.memory_model
+    if model not in MEMORY_MODELS:
+        raise ScenarioError(f"unknown memory_model {model!r}", "config.memory_model",
+                            f"use one of {', '.join(MEMORY_MODELS)}")
+    if model != "sc" and scenario.runtime != "tensormap_and_ringbuffer":
+        raise ScenarioError(f"memory_model {model!r} is implemented only for tensormap_and_ringbuffer's port, "
+                            f"not {scenario.runtime}", "config.memory_model",
+                            "drop memory_model or use runtime tensormap_and_ringbuffer")
+
+
 def validate(scenario: Scenario) -> Scenario:
     """Check a scenario; raise ScenarioError naming the first bad field. Returns the scenario."""
     _validate_config(scenario.config)
@@ -385,6 +402,7 @@ def validate(scenario: Scenario) -> Scenario:
     if scenario.runs < 1:
         raise ScenarioError(f"runs must be >= 1, got {scenario.runs}", "runs")
     _validate_init_failure(scenario)
+    _validate_memory_model(scenario)
     buffers: dict[str, Buffer] = {}
     for i, b in enumerate(scenario.buffers):
         where = f"buffers[{i}]"
@@ -561,6 +579,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Json]:
             "constants": {k: v for k, (_, v) in cfg.constants.scaled().items()},
             # written only when set, so every scenario without a startup failure keeps its exact text
             **({"init_failure": cfg.init_failure, "init_failure_run": cfg.init_failure_run} if cfg.init_failure else {}),
+            **({"memory_model": cfg.memory_model} if cfg.memory_model != "sc" else {}),
         },
         "buffers": [{"name": b.name, "dtype": b.dtype, "numel": b.numel} for b in s.buffers],
         "program": [_op_to_dict(op) for op in s.program],
@@ -713,7 +732,7 @@ def _per_ring(r: _Reader, key: str, default: tuple[int, int, int, int]) -> tuple
 def _config_from(r: _Reader) -> Config:
     r.unknown_keys(
         {"task_window", "heap_bytes", "dep_pool", "scheduler_threads", "clusters", "gm_heap_base",
-         "serial_orch_sched", "constants", "init_failure", "init_failure_run"}
+         "serial_orch_sched", "constants", "init_failure", "init_failure_run", "memory_model"}
     )
     base = Config()
     consts = Constants()
@@ -733,6 +752,7 @@ def _config_from(r: _Reader) -> Config:
         constants=consts,
         init_failure=r.str_("init_failure", base.init_failure),
         init_failure_run=r.int_("init_failure_run", base.init_failure_run),
+        memory_model=r.str_("memory_model", base.memory_model),
     )
 
 

@@ -189,6 +189,7 @@ class PortInvariants:
         self.edges = ModelEdges(system)
         self.pending: Failure | None = None
         self.step_index = 0
+        self._unchecked: set[int] = set()  # store-buffer runs: cells written since memory last held every store
         # heap interval per (run, task), recorded when the task is submitted (its alloc has run)
         self.intervals: dict[tuple[int, int], tuple[int, int, int]] = {}
         # (run, producer) -> the consumers whose RETAIN claim on it was accepted, in submit order
@@ -492,16 +493,34 @@ class PortInvariants:
             failure, self.pending = self.pending, None
             return Failure(failure.property_id, failure.message, rec.index)
         op = rec.op
-        cached = self._checks_of_op.get(id(op))
-        if cached is None or cached[0] is not op:
-            if len(self._checks_of_op) > 4096:  # ops built per step (spin waits, scans) are not kept forever
-                self._checks_of_op.clear()
-            cached = self._checks_of_op[id(op)] = (op, self._checks_of(op))
-        for prop, check, arg in cached[1]:
+        if self.s.step_hooks is not None:
+            steps = self._checks_under_store_buffers(op)
+        else:
+            cached = self._checks_of_op.get(id(op))
+            if cached is None or cached[0] is not op:
+                if len(self._checks_of_op) > 4096:  # ops built per step (spin waits, scans) are not kept forever
+                    self._checks_of_op.clear()
+                cached = self._checks_of_op[id(op)] = (op, self._checks_of(op))
+            steps = cached[1]
+        for prop, check, arg in steps:
             message = check(self, arg)
             if message is not None:
                 return Failure(prop, f"{message} (after {op.what})", rec.index)
         return None
+
+    def _checks_under_store_buffers(self, op: Op) -> CheckSteps:
+        """The state checks to run after a step of a store-buffer run: none while a store still sits in a
+        buffer (memory is not yet what the steps taken so far wrote, while the ghost history is); at the
+        step that leaves every buffer empty, those of every cell written since the last such step (a
+        commit's own op declares every cell: the cells its entry held are counted instead)."""
+        buffers = self.s.step_hooks
+        assert buffers is not None
+        self._unchecked.update(buffers.last_commit if buffers.is_commit(op) else op.writes)
+        if not buffers.quiescent() or not self._unchecked:
+            return ()
+        written = tuple(sorted(self._unchecked))
+        self._unchecked.clear()
+        return self._steps_of(self._check_keys(written))
 
     def _checks_of(self, op: Op) -> CheckSteps:
         """The checks `op`'s writes trigger. An op of a new system is a new object with the same footprint
@@ -985,6 +1004,9 @@ class GeneratedProbe:
     family: str = "general"  # "sync_cohort": properties.strategies.sync_cohort_scenarios
     init_failure: str = ""  # inject this startup abort path into the scenario's last run (config.init_failure)
     early: bool = False
+    memory_model: str = "sc"  # "tso": the scenario runs on store buffers (config.memory_model)
+    engine: str = "random"  # "dfs": bounded exhaustive search, preemption bound `preemptions`
+    preemptions: int = 2
 
 
 @dataclass(frozen=True)
@@ -1002,6 +1024,7 @@ class MutantCase:
     max_steps: int = 20_000
     generated: tuple[GeneratedProbe, ...] = ()
     no_generated: str = ""  # why there is no generated probe (the table prints it)
+    preemptions: int = 2  # engine "dfs": the preemption bound (iterative, stopping at the first failure)
 
 
 @dataclass(frozen=True)
@@ -1016,27 +1039,42 @@ class MutantProbe:
     seed: int
     runs: int
     max_steps: int
+    preemptions: int = 2
+
+    def search_text(self) -> str:
+        if self.engine == "dfs":
+            return f"dfs P<={self.preemptions}"
+        return f"{self.engine} s{self.seed}"
 
 
 def probes_of(case: MutantCase) -> tuple[MutantProbe, ...]:
     targeted = tuple(
         MutantProbe(case.mutant, "targeted", make, case.property_id, case.engine, case.seed, case.runs,
-                    case.max_steps)
+                    case.max_steps, case.preemptions)
         for make in case.scenarios
     )
     generated = tuple(
-        MutantProbe(case.mutant, "generated", _generator(g), g.property_id, "random", 1, g.runs, case.max_steps)
+        MutantProbe(case.mutant, "generated", _generator(g), g.property_id, g.engine, 1, g.runs, case.max_steps,
+                    g.preemptions)
         for g in case.generated
     )
     return targeted + generated
 
 
 def _generator(g: GeneratedProbe) -> Callable[[], Scenario]:
+    if g.memory_model != "sc":
+        plain = replace(g, memory_model="sc")
+        return lambda: on_memory_model(_generator(plain)(), g.memory_model)
     if g.init_failure:
         return lambda: with_startup_abort(
             generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family, g.early), g.init_failure
         )
     return lambda: generated_scenario(g.seed, g.max_tasks, g.window, g.sizing, g.dep_pool, g.family, g.early)
+
+
+def on_memory_model(scenario: Scenario, memory_model: str) -> Scenario:
+    """`scenario` on the machine `memory_model` (config.memory_model), named `<name>@<memory_model>`."""
+    return validate(replace(scenario.with_config(memory_model=memory_model), name=f"{scenario.name}@{memory_model}"))
 
 
 def with_startup_abort(scenario: Scenario, failure: str, run: int | None = None) -> Scenario:
@@ -1121,6 +1159,15 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
                (lambda: early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"),
                 lambda: early_dispatch_waves((-1, 0, -1), 3, 2, 1, 1, "early_waves_aiv_1sched")), runs=20,
                generated=(GeneratedProbe(28, "early_candidate_after_publication", early=True),)),
+    # H01 needs store buffers: the catalogue's shape (one producer, one consumer), then a late reader, on TSO,
+    # where bounded DFS finds the lost wake-up within one preemption (random and PCT rarely do: the schedule
+    # that keeps the store buffered is one among many); sequentially consistent, no schedule has it
+    MutantCase("M_FANIN_SB_WEAK", "no_lost_wakeup",
+               (lambda: on_memory_model(retain_pairs(1, 1, "h01_pair"), "tso"),
+                lambda: on_memory_model(late_readers(1, 1, 256, "h01_late_reader"), "tso")),
+               engine="dfs", preemptions=1,
+               generated=(GeneratedProbe(8, "no_lost_wakeup", max_tasks=4, memory_model="tso", engine="dfs",
+                                         preemptions=1),)),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,
@@ -1143,7 +1190,7 @@ class MutantResult:
 
 def run_probe(probe: MutantProbe, scenario: Scenario, mutants: frozenset[str]) -> MutantResult:
     """One fixed-budget search of `scenario` with `mutants` on (empty: the unmutated port)."""
-    bounds = SearchBounds(runs=probe.runs, max_steps=probe.max_steps)
+    bounds = SearchBounds(runs=probe.runs, max_steps=probe.max_steps, preemptions=probe.preemptions)
     started = time.process_time()
     report = search(lambda: TrbSystem(scenario, mutants), probe.engine, probe.seed, bounds, port_observers())
     seconds = time.process_time() - started
@@ -1153,7 +1200,8 @@ def run_probe(probe: MutantProbe, scenario: Scenario, mutants: frozenset[str]) -
         MUTANTS[probe.mutant].catalogue_id,
         scenario.name,
         first.property_id if first is not None else "",
-        f"{probe.engine}(seed={probe.seed}, runs<={probe.runs})",
+        f"dfs(preemptions<={probe.preemptions})" if probe.engine == "dfs"
+        else f"{probe.engine}(seed={probe.seed}, runs<={probe.runs})",
         report.executions,
         first.step if first is not None else 0,
         seconds,
@@ -1164,5 +1212,5 @@ def run_probe(probe: MutantProbe, scenario: Scenario, mutants: frozenset[str]) -
 def run_mutant_case(case: MutantCase, scenario: Scenario, mutants: frozenset[str]) -> MutantResult:
     """The case's targeted search of `scenario` with `mutants` on (empty: the unmutated port)."""
     probe = MutantProbe(case.mutant, "targeted", lambda: scenario, case.property_id, case.engine, case.seed,
-                        case.runs, case.max_steps)
+                        case.runs, case.max_steps, case.preemptions)
     return run_probe(probe, scenario, mutants)

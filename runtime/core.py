@@ -230,6 +230,24 @@ def thread_position(gen: ThreadBody) -> Hashable:
     return tuple(out)
 
 
+# Roles of daemon threads: they never finish and keep no run alive (a run whose other threads have all
+# finished is over even while a daemon waits); e.g. the store buffers of `runtime.store_buffer`.
+ROLE_STORE_BUFFER = "store-buffer"
+DAEMON_ROLES = frozenset({ROLE_STORE_BUFFER})
+
+
+class StepHooks(Protocol):
+    """What a System that changes how steps touch memory (a store-buffer mode) runs around every step.
+
+    A System exposes them as `step_hooks` once its `threads()` has been called (None: plain steps)."""
+
+    def before_step(self, tid: int, op: Op) -> tuple[int, ...] | None: ...
+
+    def after_step(self, tid: int, op: Op, before: tuple[int, ...] | None) -> None: ...
+
+    def guard_holds(self, tid: int, guard: Callable[[], bool]) -> bool: ...
+
+
 class System(Protocol):
     """A port instance built from a scenario: its shared memory, its threads, and what 'done' means."""
 
@@ -291,13 +309,19 @@ class Executor:
     system: System
     slots: list[ThreadSlot] = field(default_factory=list)
     steps: int = 0
+    hooks: StepHooks | None = None
 
     def __post_init__(self) -> None:
         for tid, (name, role, body) in enumerate(self.system.threads()):
             self.slots.append(ThreadSlot(tid, name, role, body, _first_op(body)))
+        self.hooks = getattr(self.system, "step_hooks", None)
 
     def runnable(self) -> list[int]:
         """Threads whose next op can run now, in thread order."""
+        hooks = self.hooks
+        if hooks is not None:
+            holds = hooks.guard_holds
+            return [s.tid for s in self.slots if (op := s.op) is not None and (op.guard is None or holds(s.tid, op.guard))]
         return [s.tid for s in self.slots if (op := s.op) is not None and (op.guard is None or op.guard())]
 
     def backstops(self) -> list[int]:
@@ -312,7 +336,8 @@ class Executor:
         return self.backstops(), True
 
     def finished(self) -> bool:
-        return all(s.op is None for s in self.slots)
+        """Every thread returned (daemons aside)."""
+        return all(s.op is None or s.role in DAEMON_ROLES for s in self.slots)
 
     def step(self, tid: int, fire_backstop: bool = False) -> StepRecord:
         slot = self.slots[tid]
@@ -320,10 +345,7 @@ class Executor:
         assert op is not None, f"thread {slot.name} has finished"
         rec = StepRecord(self.steps, tid, op, fire_backstop)
         self.steps += 1
-        try:
-            slot.op = slot.body.send(not fire_backstop)
-        except StopIteration:
-            slot.op = None
+        advance(slot, fire_backstop, self.hooks)
         return rec
 
     def state_key(self) -> Hashable:
@@ -344,6 +366,25 @@ class Executor:
             state = "blocked on" if blocked else "ready to"
             lines.append(f"{s.name}: {state} {s.op.what}  [{s.op.cite.text()}]")
         return lines
+
+
+def advance(slot: ThreadSlot, fire_backstop: bool, hooks: StepHooks | None) -> None:
+    """Run `slot`'s announced op (resume its body) and store the op it announces next."""
+    if hooks is None:
+        try:
+            slot.op = slot.body.send(not fire_backstop)
+        except StopIteration:
+            slot.op = None
+        return
+    op = slot.op
+    assert op is not None
+    before = hooks.before_step(slot.tid, op)
+    try:
+        slot.op = slot.body.send(not fire_backstop)
+    except StopIteration:
+        slot.op = None
+    finally:
+        hooks.after_step(slot.tid, op, before)
 
 
 def _first_op(body: ThreadBody) -> Op | None:

@@ -79,7 +79,7 @@ from hashlib import blake2b
 from typing import Any
 
 from model.errors import PtocheckError
-from runtime.core import Executor, Failure, Observer, Op, OpKind, System, thread_position
+from runtime.core import Executor, Failure, Observer, Op, OpKind, System, advance, thread_position
 from runtime.execution import DEADLOCK, DONE, FAILURE, STEP_LIMIT, encode_schedule
 
 ObserverSource = Sequence[Observer] | Callable[[System], Sequence[Observer]]
@@ -120,6 +120,10 @@ def dependent(a: Op, b: Op) -> bool:
         if cell in b_writes or cell in b_reads:
             return True
     return any(cell in a_reads for cell in b_writes)
+
+
+def _always_dependent(a: Op, b: Op) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -635,7 +639,7 @@ class DfsEngine:
         for tid in ordered:
             if sleep >> tid & 1 and not fire:
                 op = ex.slots[tid].op
-                if last_op is None or tid == current or op is None or not dependent(last_op, op):
+                if last_op is None or tid == current or op is None or not self._dependent(last_op, op):
                     self._sleep_pruned += 1
                     continue
             if bound is not None and norm is not None and tid != norm and cost + 1 > bound:
@@ -693,7 +697,7 @@ class DfsEngine:
         out: dict[int, Hashable] = {}
         for t, after_t in frame.shadows.items():
             other = frame.ops[t]
-            if t != tid and other is not None and not dependent(other, op):
+            if t != tid and other is not None and not self._dependent(other, op):
                 edges = table[after_t].edges
                 target = edges.get(tid) if edges is not None else None
                 if target is not None:
@@ -705,7 +709,7 @@ class DfsEngine:
             if explored & 1 and t not in out:
                 other = frame.ops[t]
                 after_t = here.get(t) if here is not None else None
-                if other is not None and after_t is not None and not dependent(other, op):
+                if other is not None and after_t is not None and not self._dependent(other, op):
                     edges = table[after_t].edges
                     target = edges.get(tid) if edges is not None else None
                     if target is not None:
@@ -741,8 +745,8 @@ class DfsEngine:
                 other = ops[t]
                 if (
                     other is not None
-                    and not dependent(other, op)
-                    and (switched is None or t == last or not dependent(other, switched))
+                    and not self._dependent(other, op)
+                    and (switched is None or t == last or not self._dependent(other, switched))
                 ):
                     out |= 1 << t
             candidates >>= 1
@@ -813,6 +817,9 @@ class DfsEngine:
             if static is not None and self._reuse_systems and hasattr(system, "__dict__"):
                 self._reset = _InPlaceReset(system, static)
         self._ex = Executor(system)
+        # a store-buffer mode drains a buffer in steps whose ops declare none of the cells it writes, and
+        # commits from a daemon: footprints no longer say what commutes, so every pair of steps is dependent
+        self._dependent: Callable[[Op, Op], bool] = dependent if self._ex.hooks is None else _always_dependent
         self._fingerprint_bytes: Callable[[], bytes] | None = getattr(system, "fingerprint_bytes", None)
         source = self._observer_source
         self._observers: Sequence[Observer] = source(system) if callable(source) else source
@@ -826,8 +833,12 @@ class DfsEngine:
         self._fresh()
         slots = self._ex.slots
         fires = self._fires
+        hooks = self._ex.hooks
         for i, tid in enumerate(self._path):
             slot = slots[tid]
+            if hooks is not None:
+                advance(slot, fires[i], hooks)
+                continue
             try:
                 slot.op = slot.body.send(not fires[i])
             except StopIteration:

@@ -264,7 +264,7 @@ def _run(
         on_executor(ex)
     names = [s.name for s in ex.slots]
     loop = _Loop(ex, scheduler, observers, max_steps, record_trace)
-    if getattr(system, "guards_follow_footprints", False):
+    if getattr(system, "guards_follow_footprints", False) and ex.hooks is None:
         loop.run_tracked(_IncrementalRunnable(ex), cross_check)
     else:
         loop.run_scanning()
@@ -319,8 +319,12 @@ class _Loop:
         schedule, trace, record_trace, max_steps = self.schedule, self.trace, self.record_trace, self.max_steps
         current: int | None = None
         preemptions = 0
+        hooked = ex.hooks is not None  # guards are then evaluated as their own thread sees memory
         while True:
-            choices = [s.tid for s in slots if (op := s.op) is not None and (op.guard is None or op.guard())]
+            if hooked:
+                choices = ex.runnable()
+            else:
+                choices = [s.tid for s in slots if (op := s.op) is not None and (op.guard is None or op.guard())]
             fire = not choices
             if fire:
                 choices = ex.backstops()

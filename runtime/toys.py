@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 
-from runtime.core import Cite, Executor, Failure, Memory, Op, OpKind, StepRecord, ThreadBody
+from runtime.core import (
+    ROLE_STORE_BUFFER,
+    Cite,
+    Executor,
+    Failure,
+    Memory,
+    Op,
+    OpKind,
+    Order,
+    StepRecord,
+    ThreadBody,
+)
+from runtime.store_buffer import StoreBuffers
 
 TOY = Cite("toy.cpp", "toy")
 
@@ -354,3 +366,66 @@ class RandomProgram:
 
     def work_left(self) -> str | None:
         return None
+
+
+class StoreBufferingLitmus:
+    """The store-buffering litmus test (SB): t0 stores x = 1 then loads y, t1 stores y = 1 then loads x.
+
+    Sequentially consistent, at least one load sees the other thread's store; under `memory_model="tso"`
+    (runtime/store_buffer.py) both can read 0. `between` puts one op between each store and load:
+    "fetch_add" (an RMW on a private cell: drains the buffer, as a locked instruction does), "reload" (the
+    thread loads its own cell back: store forwarding, it must see 1) or "" (nothing). `seq_cst_store`
+    makes both stores `seq_cst` (x86 `xchg`: never buffered). The loaded values are stored to r0 / r1 with
+    a `seq_cst` store (after both loads), so the end state (in the fingerprint) records the outcome.
+    """
+
+    def __init__(self, memory_model: str = "sc", between: str = "", seq_cst_store: bool = False) -> None:
+        self.mem = Memory()
+        self.x, self.y = self.mem.alloc("x"), self.mem.alloc("y")
+        self.r = self.mem.alloc("r", 2, init=-1)
+        self.private = self.mem.alloc("private", 2)
+        self.own_seen = self.mem.alloc("own_seen", 2, init=-1)
+        self.memory_model = memory_model
+        self.between = between
+        self.seq_cst_store = seq_cst_store
+        self.step_hooks: StoreBuffers | None = None
+
+    def _body(self, tid: int) -> ThreadBody:
+        mine, other = (self.x, self.y) if tid == 0 else (self.y, self.x)
+        order = Order.SEQ_CST if self.seq_cst_store else Order.RELEASE
+        yield Op(OpKind.STORE, f"t{tid}: store own = 1", TOY, writes=(mine,), order=order)
+        self.mem.cells[mine] = 1
+        if self.between == "fetch_add":
+            cell = self.private + tid
+            yield Op(OpKind.FETCH_ADD, f"t{tid}: fetch_add private", TOY, reads=(cell,), writes=(cell,),
+                     order=Order.ACQ_REL)
+            self.mem.cells[cell] += 1
+        elif self.between == "reload":
+            yield Op(OpKind.LOAD, f"t{tid}: load own", TOY, reads=(mine,), order=Order.ACQUIRE)
+            seen = self.mem.cells[mine]
+        yield Op(OpKind.LOAD, f"t{tid}: load other", TOY, reads=(other,), order=Order.ACQUIRE)
+        value = self.mem.cells[other]
+        record = (self.r + tid, self.own_seen + tid) if self.between == "reload" else (self.r + tid,)
+        yield Op(OpKind.STORE, f"t{tid}: record what it loaded", TOY, writes=record, order=Order.SEQ_CST)
+        self.mem.cells[self.r + tid] = value
+        if self.between == "reload":
+            self.mem.cells[self.own_seen + tid] = seen
+
+    def threads(self) -> list[tuple[str, str, ThreadBody]]:
+        out: list[tuple[str, str, ThreadBody]] = [(f"t{i}", "worker", self._body(i)) for i in range(2)]
+        if self.memory_model == "tso":
+            buffers = StoreBuffers(self.mem.cells, (0, 1))
+            self.step_hooks = buffers
+            out += [(f"sb.t{i}", ROLE_STORE_BUFFER, buffers.commit_body(i)) for i in range(2)]
+        return out
+
+    def fingerprint(self) -> Hashable:
+        buffered = self.step_hooks.fingerprint() if self.step_hooks is not None else None
+        return (self.mem.snapshot(), buffered)
+
+    def work_left(self) -> str | None:
+        return None
+
+    def outcome(self) -> tuple[int, int]:
+        cells = self.mem.cells
+        return cells[self.r], cells[self.r + 1]

@@ -38,11 +38,16 @@ def test_mutant_is_found_and_unmutated_port_passes(probe: MutantProbe) -> None:
     scenario = probe.scenario()
     found = run_probe(probe, scenario, frozenset({probe.mutant}))
     assert found.property_id == probe.property_id, (scenario.name, found.verdict)
-    assert found.executions <= probe.runs
-    # the unmutated port under the same search: the whole budget runs, no failure outside the registered
-    # findings (a generated program can reach one, e.g. F-MODEL-R7), and never the mutant's property
-    clean = search_clean_port(scenario, probe.engine, probe.seed, probe.runs, probe.max_steps)
-    assert clean.report.executions == probe.runs, clean.report.lines()
+    # the unmutated port under the same search: the whole budget runs (DFS: every bound up to the
+    # probe's), no failure outside the registered findings (a generated program can reach one, e.g.
+    # F-MODEL-R7), and never the mutant's property
+    clean = search_clean_port(scenario, probe.engine, probe.seed, probe.runs, probe.max_steps, probe.preemptions)
+    if probe.engine == "dfs":
+        dfs = clean.report.dfs
+        assert dfs is not None and dfs.completed_bound == probe.preemptions, clean.report.lines()
+    else:
+        assert found.executions <= probe.runs
+        assert clean.report.executions == probe.runs, clean.report.lines()
     assert not clean.unregistered, (scenario.name, clean.report.lines())
     assert probe.property_id not in clean.properties(), (scenario.name, clean.report.lines())
 
@@ -73,12 +78,13 @@ def test_generated_scenarios_are_reproducible_from_their_seed() -> None:
 
 
 def test_mutants_command_prints_found_rows_and_reasons(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["mutants", "M_TOKEN_FROM_LOCAL_ID", "M_FANIN_SB_WEAK", "M_EARLY_ON_FIRST_BLOCK"]) == 0
+    assert main(["mutants", "M_TOKEN_FROM_LOCAL_ID", "M_CLEANUP_WHOLE_SLOT_CHAIN", "M_EARLY_ON_FIRST_BLOCK"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("M_TOKEN_FROM_LOCAL_ID")]
     assert len(rows) == 3 and all("completed_after_kernels (passes)" in row for row in rows)
     assert "generated#" in rows[-1]
-    assert "not reachable (WMM)" in out and "needs early dispatch" not in out
+    assert "implemented (unobservable here): not reached at the pinned commit" in out  # a no-search reason
+    assert "needs early dispatch" not in out
     early = [line for line in out.splitlines() if line.startswith("M_EARLY_ON_FIRST_BLOCK")]
     assert len(early) == 3 and all("early_candidate_after_publication (passes)" in row for row in early), early
     assert "0 probe(s) not found as expected" in out

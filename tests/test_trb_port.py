@@ -265,8 +265,8 @@ def test_every_op_cites_a_listed_function() -> None:
 def test_bad_input_is_one_clear_error() -> None:
     with pytest.raises(PtocheckError, match="unknown mutant"):
         TrbSystem(builtin("pa_two_blocks"), ["M_NOPE"])
-    with pytest.raises(PtocheckError, match="not available"):
-        TrbSystem(builtin("pa_two_blocks"), ["M_FANIN_SB_WEAK"])
+    with pytest.raises(PtocheckError, match="not available: needs wall-clock timers"):
+        TrbSystem(builtin("pa_two_blocks"), ["M_TMAP_PROGRESS_BY_WATERMARK"])
     cohort_after_flagged = validate(Scenario("early_cohort", small_config(clusters=2), (), (
         Submit("p", (0, -1, -1), (Arg(Tag.OUTPUT, creates=OutputSpec("x", (16,), "FLOAT32")),), early_resolve=True),
         Submit("c", (0, -1, -1), (Arg(Tag.INPUT, region=Region("x", (16,), (1,))),), block_num=2, sync_start=True),

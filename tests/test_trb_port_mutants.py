@@ -12,7 +12,7 @@ import pytest
 
 from model.scenario import Scenario
 from properties.drain_checks import drain_holder_cohort
-from properties.port_checks import early_dispatch_waves, published_blocks, with_startup_abort
+from properties.port_checks import early_dispatch_waves, on_memory_model, published_blocks, with_startup_abort
 from runtime.execution import DONE, RunResult
 from runtime.trb import MUTANTS, TrbSystem
 from runtime.trb import consts as K
@@ -118,6 +118,10 @@ TARGETS: dict[str, tuple[Callable[[], Scenario], int, tuple[type, ...], Check]] 
         lambda: early_dispatch_waves((0, -1, -1), 3, 2, 2, 2, "early_waves_aic_2sched"), 1, (),
         _early_candidate_before_publication,
     ),
+    # H01 on store buffers: the consumer left PENDING stalls its ring until the runtime's own stall check
+    # latches HEAP_RING_DEADLOCK (sequentially consistent no schedule has it: tests/test_store_buffer.py)
+    "M_FANIN_SB_WEAK": (lambda: on_memory_model(builtin("pa_two_blocks"), "tso"), 18, (),
+                        _fatal(K.HEAP_RING_DEADLOCK)),
 }
 
 

@@ -74,8 +74,11 @@ class CleanPortSearch:
         return {f.property_id for f in self.report.failures}
 
 
-def search_clean_port(scenario: Scenario, engine: str, seed: int, runs: int, max_steps: int) -> CleanPortSearch:
-    """The unmutated port under `engine` with its per-step checks, never stopping at a failure."""
+def search_clean_port(
+    scenario: Scenario, engine: str, seed: int, runs: int, max_steps: int, preemptions: int = 2
+) -> CleanPortSearch:
+    """The unmutated port under `engine` with its per-step checks, never stopping at a failure (DFS: up to
+    preemption bound `preemptions`)."""
     from properties.port_checks import port_observers
     from runtime.search import SearchBounds, search
     from runtime.trb import TrbSystem
@@ -83,6 +86,6 @@ def search_clean_port(scenario: Scenario, engine: str, seed: int, runs: int, max
     def factory() -> System:
         return TrbSystem(scenario)
 
-    bounds = SearchBounds(runs=runs, max_steps=max_steps, stop_at_first_failure=False)
+    bounds = SearchBounds(runs=runs, max_steps=max_steps, stop_at_first_failure=False, preemptions=preemptions)
     report = search(factory, engine, seed, bounds, port_observers())
     return CleanPortSearch(report, unregistered_failures(scenario, factory, report.failures))

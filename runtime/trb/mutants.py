@@ -179,9 +179,13 @@ MUTANTS: dict[str, Mutant] = {
             "H01",
             "WMM",
             "store-buffering race between fanin_count store and refcount increment",
-            "needs a store-buffer execution mode (acquire/release loads reading stale values)",
-            WMM,
-            "the pinned design adds the orchestrator's share by RMW, so the SC analogue is not a bug there",
+            "wire_fanin_task publishes as before eede5613f: fanin_count (live links) stored with release order "
+            "after the links, then fanin_refcount loaded (acquire) instead of the +1 share added by RMW",
+            IMPLEMENTED,
+            "needs the store-buffer execution mode (scenario config memory_model \"tso\", "
+            "runtime/store_buffer.py): sequentially consistent, one side always sees the other's write and "
+            "route_ready_once merges a double sighting, so the mutant is found only under TSO, as a consumer "
+            "left PENDING for ever (no_lost_wakeup)",
         ),
         Mutant(
             "M_EARLY_ON_FIRST_BLOCK",

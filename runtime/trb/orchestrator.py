@@ -832,6 +832,9 @@ class OrchestratorThread(EarlyDispatchSteps):
             c[self.DP_LAST + r] = la
 
     def wire_fanin_task(self, g: int, r: int, wfanin: int, edges: Edges) -> Steps:
+        if self.m_fanin_sb_weak:
+            yield from self._wire_fanin_task_before_eede5613f(g, r, edges)
+            return
         self.c[self.S_FCOUNT + g] = wfanin + 1  # W1: before any link (published by the first unlock)
         completed = 0
         propagated = 0  # W2: edges linked after the producer's dispatch_fanin propagation snapshot
@@ -852,6 +855,30 @@ class OrchestratorThread(EarlyDispatchSteps):
         self.c[self.S_FRC + g] = new_rc
         self.p[self.S_MARK + g] = self.c[self.DP_TOP + r]
         if new_rc >= self.c[self.S_FCOUNT + g]:
+            yield from self.route_ready_once(g, self.orch_tidx)
+
+    def _wire_fanin_task_before_eede5613f(self, g: int, r: int, edges: Edges) -> Steps:
+        """M_FANIN_SB_WEAK (catalogue H01): the publication of pto2_submit_task before eede5613f.
+
+        fanin_count (the producers still live when linked) is stored AFTER the links, with release order,
+        and the orchestrator then loads fanin_refcount (acquire) to see whether they have all completed
+        since; there is no share added by RMW. A scheduler still does refcount += 1 (acq_rel) and compares
+        with fanin_count. Sequentially consistent, one of the two sides sees the other's write (and
+        route_ready_once keeps a double sighting to one push); with store buffers both can read stale.
+        """
+        completed = 0
+        for p, f in edges:
+            if f & K.DEP_WAIT:
+                yield self.wire_op(p, self.slot_ring[g])
+                completed += self._fx_wire_one(p, g)
+            if f & K.DEP_WAIT and not f & K.DEP_RETAIN:
+                yield from self.release_producer(p, False, self.orch_tidx)
+        live = sum(1 for _p, f in edges if f & K.DEP_WAIT) - completed
+        yield self.OP_SB_FANIN_STORE[g]
+        self.c[self.S_FCOUNT + g] = live
+        self.p[self.S_MARK + g] = self.c[self.DP_TOP + r]
+        yield self.OP_SB_REFCOUNT_LOAD[g]
+        if self.c[self.S_FRC + g] >= live:
             yield from self.route_ready_once(g, self.orch_tidx)
 
     def _fx_wire_one(self, p: int, g: int) -> int:

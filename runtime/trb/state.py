@@ -221,6 +221,7 @@ class TrbState:
         self.m_deppool_wrap = "M_DEPPOOL_SILENT_WRAP" in mu
         self.m_tmap_assert = "M_TMAP_POOL_ASSERT" in mu
         self.m_eq_not_ge = "M_COMPLETED_EQ_NOT_GE" in mu
+        self.m_fanin_sb_weak = "M_FANIN_SB_WEAK" in mu
         self.m_no_generation = "M_COMPLETION_FLAG_NO_GENERATION" in mu
         self.m_token_local = "M_TOKEN_FROM_LOCAL_ID" in mu
         self.m_scope_cap = "M_SCOPE_CAP_COMPILE_DEFAULT" in mu
@@ -810,6 +811,17 @@ class TrbState:
         self.OP_WIRE_RC = [
             o(OpKind.FETCH_ADD, f"wire_fanin_task({L[g]}): fanin_refcount += completed+1", C.WIRE_FANIN,
               (S_FRC + g, self.S_FCOUNT + g), (S_FRC + g,), Order.ACQ_REL)
+            for g in range(G)
+        ]
+        # M_FANIN_SB_WEAK (catalogue H01): the publication before eede5613f, a store then a load of another cell
+        self.OP_SB_FANIN_STORE = [
+            o(OpKind.STORE, f"wire_fanin_task({L[g]}): fanin_count = live links, after linking (pre-eede5613f)",
+              C.WIRE_FANIN, (), (self.S_FCOUNT + g,), Order.RELEASE)
+            for g in range(G)
+        ]
+        self.OP_SB_REFCOUNT_LOAD = [
+            o(OpKind.LOAD, f"wire_fanin_task({L[g]}): load fanin_refcount: every live producer done? (pre-eede5613f)",
+              C.WIRE_FANIN, (S_FRC + g, self.S_FCOUNT + g), (), Order.ACQUIRE)
             for g in range(G)
         ]
         self.OP_MARK_COMPLETED = [

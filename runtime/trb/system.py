@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 
 from model.scenario import FatalCode, Scenario
-from runtime.core import ThreadBody
+from runtime.core import ROLE_STORE_BUFFER, ThreadBody
+from runtime.store_buffer import StoreBuffers
 from runtime.trb.aicore import CoreAndHostThreads
 from runtime.trb.startup import work_left_after_init_failure
 
@@ -29,6 +30,7 @@ class TrbSystem(CoreAndHostThreads):
     ) -> None:
         super().__init__(scenario, mutants)
         self._threads_made = False
+        self.step_hooks: StoreBuffers | None = None  # built with the threads under memory_model "tso"
         if data:  # the data oracle's byte path (off by default: data-free runs pay nothing)
             from runtime.data.trb_path import TrbDataPath
 
@@ -44,13 +46,19 @@ class TrbSystem(CoreAndHostThreads):
         for k in range(self.n_cores):
             out.append((self.core_name(k), ROLE_CORE, self.aicore_body(k)))
         out.append(("host", ROLE_HOST, self.host_body()))
+        if self.cfg.memory_model == "tso":
+            # the AICPU threads (orchestrator, schedulers) buffer their stores; one daemon per buffer, after
+            # every other thread so the other thread ids stay those of a sequentially consistent run
+            owners = tuple(range(1 + self.n_sched))
+            self.step_hooks = buffers = StoreBuffers(self.c, owners)
+            for tid in owners:
+                out.append((f"sb.{out[tid][0]}", ROLE_STORE_BUFFER, buffers.commit_body(tid)))
         return out
 
     def thread_names(self) -> list[str]:
-        return (
-            ["orch"] + [f"sched{t}" for t in range(self.n_sched)] + [self.core_name(k) for k in range(self.n_cores)]
-            + ["host"]
-        )
+        aicpu = ["orch"] + [f"sched{t}" for t in range(self.n_sched)]
+        buffers = [f"sb.{name}" for name in aicpu] if self.cfg.memory_model == "tso" else []
+        return aicpu + [self.core_name(k) for k in range(self.n_cores)] + ["host"] + buffers
 
     def fingerprint(self) -> Hashable:
         return (
@@ -59,6 +67,7 @@ class TrbSystem(CoreAndHostThreads):
             self.tmap.fingerprint(),
             tuple(q.fingerprint() for q in self.queues),
             self.crash,
+            None if self.step_hooks is None else self.step_hooks.fingerprint(),
         )
 
     def work_left(self) -> str | None:

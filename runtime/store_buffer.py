@@ -1,0 +1,158 @@
+"""A store-buffer (x86-TSO) execution mode for the step-level port.
+
+Under sequential consistency every store is visible to every thread the moment its step runs. Under
+TSO a thread's ordinary stores first enter its private FIFO store buffer and reach shared memory later,
+one at a time, in program order; the thread itself reads its own newest buffered value (store
+forwarding). So a store followed by a load of another location can be observed in the opposite order:
+the store-buffering pattern behind catalogue bug H01, which C++'s acquire/release orders allow too
+(only `seq_cst` on both the store and the load forbids it).
+
+How a step of a buffered thread runs (its op's kind and memory order decide):
+  * a buffered store (kind STORE, order plain / relaxed / release): the cells the step changed go into
+    the buffer as ONE entry, committed later all at once (an op that writes several cells is a block of
+    the C++ whose internal order the port does not keep, so it is never split);
+  * a plain load (kind LOAD without writes, any order: an x86 `seq_cst` load is a plain `mov`): it runs
+    over the thread's own buffered values, and memory is put back afterwards;
+  * everything else drains the buffer first (in FIFO order) and then writes memory directly: RMWs, locks
+    and lock-held blocks, queue push/pop, fences, AICore register accesses, `seq_cst` stores (x86 `xchg`),
+    and any other op that writes. This is x86's rule for locked instructions, applied also to blocks the
+    port runs under a lock: lock-protected code is kept sequentially consistent (fewer behaviours than
+    the hardware, never more, so every violation found is one TSO allows).
+A buffer is emptied by its own daemon thread ("store buffer of T"): one step commits the oldest entry.
+It is an ordinary schedulable thread, so schedules, replay, PCT and DFS choose commit points like any other
+interleaving; it keeps no run alive (`ROLE_STORE_BUFFER` is a daemon role).
+
+A blocked thread's guard is evaluated over its own buffered values, as its load would read them.
+Only `Memory.cells` is buffered; state a port keeps outside it (queues' items, private memory) is written
+directly, i.e. sequentially consistently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+from runtime.core import ROLE_STORE_BUFFER, Cite, Op, OpKind, Order, Static, ThreadBody
+
+__all__ = ["ROLE_STORE_BUFFER", "StoreBuffers"]
+
+_BUFFERED_ORDERS = (Order.PLAIN, Order.RELAXED, Order.RELEASE)
+_COMMIT_CITE = Cite("(hardware)", "store buffer: commit the oldest buffered store to memory")
+
+Entry = tuple[tuple[int, int], ...]  # ((cell, value), ...) committed together
+
+
+class StoreBuffers(Static):
+    """The per-thread FIFO store buffers of one run (keyed by thread id) and the step hooks around them.
+
+    Built with the thread bodies (a system reset in place builds new ones); a `Static`, so thread positions
+    skip it: its contents are in the owning system's fingerprint (`fingerprint()` here)."""
+
+    __slots__ = ("_commit_ops", "_overlay", "cells", "last_commit", "pending")
+
+    def __init__(self, cells: list[int], owners: tuple[int, ...]) -> None:
+        self.cells = cells
+        self.pending: dict[int, list[Entry]] = {tid: [] for tid in owners}
+        everything = tuple(range(len(cells)))
+        self._commit_ops = {tid: self._commit_op(tid, everything) for tid in owners}
+        self._overlay: list[tuple[int, int]] = []  # (cell, global value) saved while an overlay is applied
+        self.last_commit: tuple[int, ...] = ()  # the cells the latest commit wrote (its op declares them all)
+
+    def _commit_op(self, owner: int, everything: tuple[int, ...]) -> Op:
+        pending = self.pending
+        # the footprint is every cell: which one the oldest entry writes is known only when it commits
+        return Op(OpKind.STORE, f"store buffer of thread {owner}: commit the oldest buffered store",
+                  _COMMIT_CITE, (), everything, Order.RELAXED, lambda: bool(pending[owner]))
+
+    def quiescent(self) -> bool:
+        """No store is waiting in any buffer: memory holds every store issued so far."""
+        return not any(self.pending.values())
+
+    def fingerprint(self) -> Hashable:
+        return tuple((tid, tuple(entries)) for tid, entries in sorted(self.pending.items()) if entries)
+
+    # ----------------------------------------------------------------- the daemon threads
+    def commit_body(self, owner: int) -> ThreadBody:
+        """The daemon that drains `owner`'s buffer, one entry per step, for ever (a daemon never finishes)."""
+        op = self._commit_ops[owner]
+        while True:
+            yield op
+            self._commit_oldest(owner)
+
+    def is_commit(self, op: Op) -> bool:
+        return op.cite is _COMMIT_CITE
+
+    def _commit_oldest(self, owner: int) -> None:
+        cells = self.cells
+        entry = self.pending[owner].pop(0)
+        for cell, value in entry:
+            cells[cell] = value
+        self.last_commit = tuple(cell for cell, _value in entry)
+
+    def drain(self, owner: int) -> None:
+        entries = self.pending[owner]
+        cells = self.cells
+        for entry in entries:
+            for cell, value in entry:
+                cells[cell] = value
+        entries.clear()
+
+    # ----------------------------------------------------------------- around one step
+    def buffers_store(self, op: Op) -> bool:
+        return op.kind is OpKind.STORE and op.order in _BUFFERED_ORDERS
+
+    def before_step(self, tid: int, op: Op) -> tuple[int, ...] | None:
+        """Prepare `tid`'s step; returns the pre-step values of a buffered store's cells (else None)."""
+        entries = self.pending.get(tid)
+        if entries is None:
+            return None
+        if self.buffers_store(op):
+            self._apply_overlay(entries)
+            cells = self.cells
+            return tuple(cells[c] for c in op.writes)
+        if op.kind is OpKind.LOAD and not op.writes:
+            self._apply_overlay(entries)
+            return None
+        if entries:
+            self.drain(tid)
+        return None
+
+    def after_step(self, tid: int, op: Op, before: tuple[int, ...] | None) -> None:
+        """Move a buffered store's effect from memory into the buffer, and take the overlay off."""
+        if before is not None:
+            cells = self.cells
+            entry = tuple((c, cells[c]) for c, old in zip(op.writes, before, strict=True) if cells[c] != old)
+            saved = dict(self._overlay)
+            for c, _value in entry:
+                # memory goes back to what other threads see: the saved global value, or the pre-step one
+                cells[c] = saved.get(c, before[op.writes.index(c)])
+            if entry:
+                self.pending[tid].append(entry)
+        self._remove_overlay()
+
+    def guard_holds(self, tid: int, guard: Callable[[], bool]) -> bool:
+        """A guard as `tid` would see it: over its own buffered values."""
+        entries = self.pending.get(tid)
+        if not entries:
+            return guard()
+        self._apply_overlay(entries)
+        try:
+            return guard()
+        finally:
+            self._remove_overlay()
+
+    def _apply_overlay(self, entries: list[Entry]) -> None:
+        cells = self.cells
+        saved = self._overlay
+        seen: set[int] = set()
+        for entry in entries:
+            for cell, value in entry:
+                if cell not in seen:
+                    seen.add(cell)
+                    saved.append((cell, cells[cell]))
+                cells[cell] = value
+
+    def _remove_overlay(self) -> None:
+        cells = self.cells
+        for cell, value in self._overlay:
+            cells[cell] = value
+        self._overlay.clear()
