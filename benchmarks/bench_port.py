@@ -10,6 +10,7 @@ does not distort them. Not a test (tests never time).
     python benchmarks/bench_port.py                      # pa_two_blocks and pa_var_seq4
     python benchmarks/bench_port.py --runs 50 pa_two_blocks
     python benchmarks/bench_port.py --runs 40 --check    # with per-step checking (the issue's target)
+    python benchmarks/bench_port.py --runs 40 --check --memory-model tso pa_two_blocks   # on store buffers
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ class NoOpObserver:
         return None
 
 
-def bench(name: str, runs: int, scheduler: str, observers: str) -> str:
+def bench(name: str, runs: int, scheduler: str, observers: str, memory_model: str = "sc") -> str:
     """`observers`: "none", "noop" (one no-op observer) or "checks" (the port's per-step checks)."""
-    scenario = BUILTIN_SCENARIOS[name]()
+    scenario = BUILTIN_SCENARIOS[name]().with_config(memory_model=memory_model)
     checks = port_observers()
     steps = 0
     run_seconds = 0.0
@@ -55,7 +56,7 @@ def bench(name: str, runs: int, scheduler: str, observers: str) -> str:
     total = time.process_time() - started
     threads = len(TrbSystem(scenario).thread_names())
     return (
-        f"{name:22s} {scheduler:11s} observers={observers:6s} threads={threads:3d}  runs={runs:4d}  "
+        f"{name + ('@' + memory_model if memory_model != 'sc' else ''):22s} {scheduler:11s} observers={observers:6s} threads={threads:3d}  runs={runs:4d}  "
         f"steps/run={steps // runs:6d}  {steps / run_seconds:>9,.0f} steps/s  {runs / total:>7,.1f} runs/s "
         f"(incl. building the system)  outcomes {sorted(outcomes.items())}"
     )
@@ -65,12 +66,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--check", action="store_true", help="only the runs with per-step checking on")
+    parser.add_argument("--memory-model", choices=("sc", "tso"), default="sc",
+                        help="tso: the store-buffer mode (runtime/store_buffer.py; full guard scans, no incremental "
+                        "runnable set)")
     parser.add_argument("scenarios", nargs="*", default=["pa_two_blocks", "pa_var_seq4"])
     args = parser.parse_args()
     for name in args.scenarios:
         for scheduler in ("round-robin", "random"):
             for observers in ("checks",) if args.check else ("none", "noop", "checks"):
-                print(bench(name, args.runs if scheduler == "random" else max(1, args.runs // 4), scheduler, observers))
+                runs = args.runs if scheduler == "random" else max(1, args.runs // 4)
+                print(bench(name, runs, scheduler, observers, args.memory_model))
 
 
 if __name__ == "__main__":

@@ -512,10 +512,10 @@ class PortInvariants:
         """The state checks to run after a step of a store-buffer run: none while a store still sits in a
         buffer (memory is not yet what the steps taken so far wrote, while the ghost history is); at the
         step that leaves every buffer empty, those of every cell written since the last such step (a
-        commit's own op declares every cell: the cells its entry held are counted instead)."""
+        commit's op declares the cells of the entry it commits)."""
         buffers = self.s.step_hooks
         assert buffers is not None
-        self._unchecked.update(buffers.last_commit if buffers.is_commit(op) else op.writes)
+        self._unchecked.update(op.writes)
         if not buffers.quiescent() or not self._unchecked:
             return ()
         written = tuple(sorted(self._unchecked))

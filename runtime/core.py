@@ -247,6 +247,10 @@ class StepHooks(Protocol):
 
     def guard_holds(self, tid: int, guard: Callable[[], bool]) -> bool: ...
 
+    def bind(self, slots: Sequence[ThreadSlot]) -> None:
+        """The executor's thread slots (a hook may re-announce a daemon thread's op)."""
+        ...
+
 
 class System(Protocol):
     """A port instance built from a scenario: its shared memory, its threads, and what 'done' means."""
@@ -315,6 +319,8 @@ class Executor:
         for tid, (name, role, body) in enumerate(self.system.threads()):
             self.slots.append(ThreadSlot(tid, name, role, body, _first_op(body)))
         self.hooks = getattr(self.system, "step_hooks", None)
+        if self.hooks is not None:
+            self.hooks.bind(self.slots)
 
     def runnable(self) -> list[int]:
         """Threads whose next op can run now, in thread order."""

@@ -14,13 +14,15 @@ How a step of a buffered thread runs (its op's kind and memory order decide):
   * a plain load (kind LOAD without writes, any order: an x86 `seq_cst` load is a plain `mov`): it runs
     over the thread's own buffered values, and memory is put back afterwards;
   * everything else drains the buffer first (in FIFO order) and then writes memory directly: RMWs, locks
-    and lock-held blocks, queue push/pop, fences, AICore register accesses, `seq_cst` stores (x86 `xchg`),
-    and any other op that writes. This is x86's rule for locked instructions, applied also to blocks the
+    and lock-held blocks, queue push/pop, fences, AICore register accesses (the cores' own ops, and an
+    AICPU store that writes a register cell: uncached device memory), `seq_cst` stores (x86 `xchg`), and
+    any other op that writes. This is x86's rule for locked instructions, applied also to blocks the
     port runs under a lock: lock-protected code is kept sequentially consistent (fewer behaviours than
     the hardware, never more, so every violation found is one TSO allows).
-A buffer is emptied by its own daemon thread ("store buffer of T"): one step commits the oldest entry.
-It is an ordinary schedulable thread, so schedules, replay, PCT and DFS choose commit points like any other
-interleaving; it keeps no run alive (`ROLE_STORE_BUFFER` is a daemon role).
+A buffer is emptied by its own daemon thread ("store buffer of T"): one step commits the oldest entry,
+announced as that entry's cells and cited as the C++ store that made it. The daemon is an ordinary
+schedulable thread, so schedules, replay, PCT and DFS choose commit points like any other interleaving;
+it keeps no run alive (`ROLE_STORE_BUFFER` is a daemon role).
 
 A blocked thread's guard is evaluated over its own buffered values, as its load would read them.
 Only `Memory.cells` is buffered; state a port keeps outside it (queues' items, private memory) is written
@@ -29,76 +31,101 @@ directly, i.e. sequentially consistently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
-from runtime.core import ROLE_STORE_BUFFER, Cite, Op, OpKind, Order, Static, ThreadBody
+from runtime.core import ROLE_STORE_BUFFER, Cite, Op, OpKind, Order, Static, ThreadBody, ThreadSlot
 
 __all__ = ["ROLE_STORE_BUFFER", "StoreBuffers"]
 
 _BUFFERED_ORDERS = (Order.PLAIN, Order.RELAXED, Order.RELEASE)
-_COMMIT_CITE = Cite("(hardware)", "store buffer: commit the oldest buffered store to memory")
+_WAIT_CITE = Cite("(hardware)", "store buffer: empty, waiting for a store")
 
 Entry = tuple[tuple[int, int], ...]  # ((cell, value), ...) committed together
+Buffered = tuple[Entry, Op]  # an entry and the buffered store op that made it
 
 
 class StoreBuffers(Static):
     """The per-thread FIFO store buffers of one run (keyed by thread id) and the step hooks around them.
 
     Built with the thread bodies (a system reset in place builds new ones); a `Static`, so thread positions
-    skip it: its contents are in the owning system's fingerprint (`fingerprint()` here)."""
+    skip it: its contents are in the owning system's fingerprint (`fingerprint()` here).
 
-    __slots__ = ("_commit_ops", "_overlay", "cells", "last_commit", "pending")
+    A daemon's announced op always describes the entry it commits next: that entry's cells as its writes
+    and the buffered store's C++ citation (so a property that fails at a commit blames the C++ store
+    that became visible there), or, while its buffer is empty, a waiting op that writes nothing. The
+    hooks keep it so when a store enters an empty buffer or a drain empties one (`bind` gives them the
+    executor's thread slots)."""
 
-    def __init__(self, cells: list[int], owners: tuple[int, ...]) -> None:
+    __slots__ = ("_daemons", "_names", "_overlay", "_slots", "_unbuffered", "_waiting", "cells", "pending")
+
+    def __init__(self, cells: list[int], owners: dict[int, str], unbuffered: frozenset[int] = frozenset()) -> None:
+        """`owners`: thread id -> name of every thread whose stores are buffered; `unbuffered`: cells a
+        store reaches directly (device registers: uncached, never in a store buffer), so a store to one
+        drains the buffer first like an RMW."""
         self.cells = cells
-        self.pending: dict[int, list[Entry]] = {tid: [] for tid in owners}
-        everything = tuple(range(len(cells)))
-        self._commit_ops = {tid: self._commit_op(tid, everything) for tid in owners}
+        self._unbuffered = unbuffered
+        self.pending: dict[int, list[Buffered]] = {tid: [] for tid in owners}
+        self._names = dict(owners)
+        self._daemons: dict[int, int] = {}  # owner -> its daemon's thread id
+        self._slots: Sequence[ThreadSlot] = ()
         self._overlay: list[tuple[int, int]] = []  # (cell, global value) saved while an overlay is applied
-        self.last_commit: tuple[int, ...] = ()  # the cells the latest commit wrote (its op declares them all)
+        self._waiting = {tid: Op(OpKind.STORE, f"store buffer of {name}: empty, nothing to commit", _WAIT_CITE,
+                                 (), (), Order.RELAXED, self._non_empty(tid)) for tid, name in owners.items()}
 
-    def _commit_op(self, owner: int, everything: tuple[int, ...]) -> Op:
-        pending = self.pending
-        # the footprint is every cell: which one the oldest entry writes is known only when it commits
-        return Op(OpKind.STORE, f"store buffer of thread {owner}: commit the oldest buffered store",
-                  _COMMIT_CITE, (), everything, Order.RELAXED, lambda: bool(pending[owner]))
+    def _non_empty(self, owner: int) -> Callable[[], bool]:
+        entries = self.pending[owner]
+        return lambda: bool(entries)
 
     def quiescent(self) -> bool:
         """No store is waiting in any buffer: memory holds every store issued so far."""
         return not any(self.pending.values())
 
     def fingerprint(self) -> Hashable:
-        return tuple((tid, tuple(entries)) for tid, entries in sorted(self.pending.items()) if entries)
+        return tuple((tid, tuple(e for e, _op in entries)) for tid, entries in sorted(self.pending.items()) if entries)
 
     # ----------------------------------------------------------------- the daemon threads
-    def commit_body(self, owner: int) -> ThreadBody:
-        """The daemon that drains `owner`'s buffer, one entry per step, for ever (a daemon never finishes)."""
-        op = self._commit_ops[owner]
+    def commit_body(self, owner: int, tid: int) -> ThreadBody:
+        """The daemon (thread id `tid`) that drains `owner`'s buffer, one entry per step, for ever."""
+        self._daemons[owner] = tid
         while True:
-            yield op
+            yield self._next_op(owner)
             self._commit_oldest(owner)
 
-    def is_commit(self, op: Op) -> bool:
-        return op.cite is _COMMIT_CITE
+    def bind(self, slots: Sequence[ThreadSlot]) -> None:
+        self._slots = slots
+
+    def _next_op(self, owner: int) -> Op:
+        entries = self.pending[owner]
+        if not entries:
+            return self._waiting[owner]
+        entry, origin = entries[0]
+        return Op(OpKind.STORE, f"store buffer of {self._names[owner]}: commit {origin.what}", origin.cite, (),
+                  tuple(cell for cell, _value in entry), origin.order, self._non_empty(owner))
+
+    def _announce(self, owner: int) -> None:
+        """Re-announce `owner`'s daemon op after its buffer went from empty to not, or back."""
+        if self._slots:
+            self._slots[self._daemons[owner]].op = self._next_op(owner)
 
     def _commit_oldest(self, owner: int) -> None:
         cells = self.cells
-        entry = self.pending[owner].pop(0)
+        entry, _origin = self.pending[owner].pop(0)
         for cell, value in entry:
             cells[cell] = value
-        self.last_commit = tuple(cell for cell, _value in entry)
 
     def drain(self, owner: int) -> None:
         entries = self.pending[owner]
         cells = self.cells
-        for entry in entries:
+        for entry, _origin in entries:
             for cell, value in entry:
                 cells[cell] = value
         entries.clear()
+        self._announce(owner)
 
     # ----------------------------------------------------------------- around one step
     def buffers_store(self, op: Op) -> bool:
-        return op.kind is OpKind.STORE and op.order in _BUFFERED_ORDERS
+        return (op.kind is OpKind.STORE and op.order in _BUFFERED_ORDERS
+                and not (self._unbuffered and self._unbuffered.intersection(op.writes)))
 
     def before_step(self, tid: int, op: Op) -> tuple[int, ...] | None:
         """Prepare `tid`'s step; returns the pre-step values of a buffered store's cells (else None)."""
@@ -126,7 +153,10 @@ class StoreBuffers(Static):
                 # memory goes back to what other threads see: the saved global value, or the pre-step one
                 cells[c] = saved.get(c, before[op.writes.index(c)])
             if entry:
-                self.pending[tid].append(entry)
+                entries = self.pending[tid]
+                entries.append((entry, op))
+                if len(entries) == 1:
+                    self._announce(tid)
         self._remove_overlay()
 
     def guard_holds(self, tid: int, guard: Callable[[], bool]) -> bool:
@@ -140,11 +170,11 @@ class StoreBuffers(Static):
         finally:
             self._remove_overlay()
 
-    def _apply_overlay(self, entries: list[Entry]) -> None:
+    def _apply_overlay(self, entries: list[Buffered]) -> None:
         cells = self.cells
         saved = self._overlay
         seen: set[int] = set()
-        for entry in entries:
+        for entry, _origin in entries:
             for cell, value in entry:
                 if cell not in seen:
                     seen.add(cell)

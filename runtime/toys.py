@@ -414,9 +414,9 @@ class StoreBufferingLitmus:
     def threads(self) -> list[tuple[str, str, ThreadBody]]:
         out: list[tuple[str, str, ThreadBody]] = [(f"t{i}", "worker", self._body(i)) for i in range(2)]
         if self.memory_model == "tso":
-            buffers = StoreBuffers(self.mem.cells, (0, 1))
+            buffers = StoreBuffers(self.mem.cells, {0: "t0", 1: "t1"})
             self.step_hooks = buffers
-            out += [(f"sb.t{i}", ROLE_STORE_BUFFER, buffers.commit_body(i)) for i in range(2)]
+            out += [(f"sb.t{i}", ROLE_STORE_BUFFER, buffers.commit_body(i, 2 + i)) for i in range(2)]
         return out
 
     def fingerprint(self) -> Hashable:

@@ -11,6 +11,7 @@ from runtime.trb.aicore import CoreAndHostThreads
 from runtime.trb.startup import work_left_after_init_failure
 
 ROLE_ORCH, ROLE_SCHED, ROLE_CORE, ROLE_HOST = "orchestrator", "scheduler", "aicore", "host"
+REGISTER_CELLS = (".DATA_MAIN_BASE", ".COND")  # AICore registers (uncached MMIO): never store-buffered
 
 
 class TrbSystem(CoreAndHostThreads):
@@ -49,10 +50,11 @@ class TrbSystem(CoreAndHostThreads):
         if self.cfg.memory_model == "tso":
             # the AICPU threads (orchestrator, schedulers) buffer their stores; one daemon per buffer, after
             # every other thread so the other thread ids stay those of a sequentially consistent run
-            owners = tuple(range(1 + self.n_sched))
-            self.step_hooks = buffers = StoreBuffers(self.c, owners)
-            for tid in owners:
-                out.append((f"sb.{out[tid][0]}", ROLE_STORE_BUFFER, buffers.commit_body(tid)))
+            owners = {tid: out[tid][0] for tid in range(1 + self.n_sched)}
+            registers = frozenset(i for i, name in enumerate(self.mem.names) if name.endswith(REGISTER_CELLS))
+            self.step_hooks = buffers = StoreBuffers(self.c, owners, registers)
+            for tid, name in owners.items():
+                out.append((f"sb.{name}", ROLE_STORE_BUFFER, buffers.commit_body(tid, len(out))))
         return out
 
     def thread_names(self) -> list[str]:
