@@ -15,7 +15,9 @@ from pathlib import Path
 from model.errors import PtocheckError
 from model.scenario import Alloc, Scenario
 from properties.artifacts import Signature, load_artifact
+from properties.port_checks import PROPERTIES as PORT_PROPERTIES
 from properties.replay import replay_model_path
+from properties.sizing import stale_tensor_uses
 
 __all__ = [
     "FINDINGS",
@@ -27,6 +29,10 @@ __all__ = [
     "matching_finding",
     "replay_model_path",
 ]
+
+
+# the port's state invariants ("always"): on store buffers they wait for a step that leaves every buffer empty
+DEFERRED_UNDER_STORE_BUFFERS = frozenset(p.name for p in PORT_PROPERTIES if p.kind == "always")
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,30 @@ FINDINGS: tuple[Finding, ...] = (
         # only the dummy drain appends before checking (complete_slot_task and the async-wait sink check
         # first); the overflow store is reported at whichever op the thread announces next
         any_step=True,
+    ),
+    Finding(
+        ident="F-PORT-OWN-SLOT-SELF-CLAIM",
+        runtime="tensormap_and_ringbuffer",
+        property_name="retain_reader_before_reuse",
+        spec="INV-L4 (and INV-G1)",
+        cxx_functions=(
+            "prepare_task (RT/pto_orchestrator.cpp)",
+            "append_fanin_or_fail (RT/pto_orchestrator.cpp): gone = task_id.local() != expected || CONSUMED",
+            "compute_task_fanin (RT/pto_orchestrator.cpp): Step A, the creator edge from owner_task_id",
+        ),
+        explanation=(
+            "The port's instance of F-SMT-G1-OWN-SLOT, on a program outside the documented contract: t5 "
+            "views b4, created by the hidden alloc task t1 in a scope that has ended (t1 is already CONSUMED). "
+            "t5 gets t1's old slot (local 5 = 1 + W on a ring of W = 4); prepare_task has set it PENDING but "
+            "the descriptor still carries t1's task id until STEP 5, so append_fanin_or_fail's generation check "
+            "passes and t5 claims its own slot: a RETAIN (and WAIT) edge on a retired producer. Nothing keeps "
+            "t1's heap bytes, so the next task's allocation reuses them while t5 still waits to read them, and t5 "
+            "waits on itself. The runtime neither rejects the stale use nor fails cleanly. Campaigns draw such "
+            "programs rarely on purpose (properties.strategies: stale_tensor_uses)."
+        ),
+        artifact="tests/regressions/port_own_slot_self_claim.json",
+        applies_to=lambda scenario: bool(stale_tensor_uses(scenario)),
+        applies_text="a program that views a runtime-created tensor after its creator's scope ended",
     ),
     Finding(
         ident="F-PORT-EARLY-RELEASE-REROUTE",
@@ -427,8 +457,14 @@ def matching_finding(
     signature: Signature, findings: Iterable[Finding] | None = None, scenario: Scenario | None = None
 ) -> Finding | None:
     """The registered finding with the signature's runtime and property, one of whose C++ functions the
-    signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`."""
+    signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`.
+
+    On store buffers (config.memory_model "tso") a state invariant is checked only where every buffer is
+    empty (properties.port_checks), so its failure is blamed on the commit that emptied the last one, which
+    says nothing about the mechanism: there the runtime and the property decide alone."""
     wanted = bare_functions(signature.cxx_function)
+    deferred = (scenario is not None and scenario.config.memory_model != "sc"
+                and signature.property_id in DEFERRED_UNDER_STORE_BUFFERS)
     for f in FINDINGS if findings is None else findings:
         if f.runtime != signature.runtime:
             continue
@@ -436,7 +472,7 @@ def matching_finding(
             continue
         if f.applies_to is not None and (scenario is None or not f.applies_to(scenario)):
             continue
-        if f.any_step:
+        if f.any_step or deferred:
             return f
         names: set[str] = set()
         for fn in f.cxx_functions:

@@ -1160,14 +1160,14 @@ MUTANT_CASES: tuple[MutantCase, ...] = (
                 lambda: early_dispatch_waves((-1, 0, -1), 3, 2, 1, 1, "early_waves_aiv_1sched")), runs=20,
                generated=(GeneratedProbe(28, "early_candidate_after_publication", early=True),)),
     # H01 needs store buffers: the catalogue's shape (one producer, one consumer), then a late reader, on TSO,
-    # where bounded DFS finds the lost wake-up within one preemption (random and PCT rarely do: the schedule
-    # that keeps the store buffered is one among many); sequentially consistent, no schedule has it
+    # where bounded DFS finds the lost wake-up without a preemption (the orchestrator's next locked op waits for
+    # its buffer to drain, a free switch); sequentially consistent, no schedule within bound 1 has it
     MutantCase("M_FANIN_SB_WEAK", "no_lost_wakeup",
                (lambda: on_memory_model(retain_pairs(1, 1, "h01_pair"), "tso"),
                 lambda: on_memory_model(late_readers(1, 1, 256, "h01_late_reader"), "tso")),
-               engine="dfs", preemptions=1,
+               engine="dfs", preemptions=0,
                generated=(GeneratedProbe(8, "no_lost_wakeup", max_tasks=4, memory_model="tso", engine="dfs",
-                                         preemptions=1),)),
+                                         preemptions=0),)),
     MutantCase("M_NO_ADVANCE_PENDING_MASK", "no_lost_wakeup",
                (lambda: independent_tasks(6, 2, 4, "independent_2sched_w4"),
                 lambda: independent_tasks(5, 2, 8, "independent_2sched_w8")), runs=200,

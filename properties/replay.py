@@ -17,7 +17,7 @@ from model.report import format_violation
 from model.scenario import FatalCode, Scenario
 from model.trb_model import TrbModel
 from properties.artifacts import Artifact
-from runtime.core import Executor, Failure, Observer, StepRecord, System
+from runtime.core import DAEMON_ROLES, Executor, Failure, Observer, StepRecord, System
 from runtime.dfs import DEADLOCK_PROPERTY, STEP_LIMIT_PROPERTY
 from runtime.execution import (
     FAILURE,
@@ -298,7 +298,7 @@ def judge_port_run(
         return PortVerdict(RUN_ABORTED, f"the runtime aborted: {system.crash}", function_at(last), last)
     if result.outcome == STEP_LIMIT:
         return PortVerdict(RUN_STEP_LIMIT, f"the run did not end within {result.steps} steps", function_at(last), last)
-    waiting = [s for s in ex.slots if s.op is not None]
+    waiting = [s for s in ex.slots if s.op is not None and s.role not in DAEMON_ROLES]  # a daemon never ends
     if waiting:
         first = waiting[0]
         assert first.op is not None

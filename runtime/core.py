@@ -245,7 +245,9 @@ class StepHooks(Protocol):
 
     def after_step(self, tid: int, op: Op, before: tuple[int, ...] | None) -> None: ...
 
-    def guard_holds(self, tid: int, guard: Callable[[], bool]) -> bool: ...
+    def may_run(self, tid: int, op: Op) -> bool:
+        """Whether thread `tid` may take its announced `op` now (its guard included)."""
+        ...
 
     def bind(self, slots: Sequence[ThreadSlot]) -> None:
         """The executor's thread slots (a hook may re-announce a daemon thread's op)."""
@@ -326,8 +328,8 @@ class Executor:
         """Threads whose next op can run now, in thread order."""
         hooks = self.hooks
         if hooks is not None:
-            holds = hooks.guard_holds
-            return [s.tid for s in self.slots if (op := s.op) is not None and (op.guard is None or holds(s.tid, op.guard))]
+            may_run = hooks.may_run
+            return [s.tid for s in self.slots if (op := s.op) is not None and may_run(s.tid, op)]
         return [s.tid for s in self.slots if (op := s.op) is not None and (op.guard is None or op.guard())]
 
     def backstops(self) -> list[int]:

@@ -79,7 +79,17 @@ from hashlib import blake2b
 from typing import Any
 
 from model.errors import PtocheckError
-from runtime.core import Executor, Failure, Observer, Op, OpKind, System, advance, thread_position
+from runtime.core import (
+    DAEMON_ROLES,
+    Executor,
+    Failure,
+    Observer,
+    Op,
+    OpKind,
+    System,
+    advance,
+    thread_position,
+)
 from runtime.execution import DEADLOCK, DONE, FAILURE, STEP_LIMIT, encode_schedule
 
 ObserverSource = Sequence[Observer] | Callable[[System], Sequence[Observer]]
@@ -384,7 +394,7 @@ class _InPlaceReset:
 
 
 def _unfinished_text(ex: Executor) -> str:
-    unfinished = sum(1 for slot in ex.slots if slot.op is not None)
+    unfinished = sum(1 for slot in ex.slots if slot.op is not None and slot.role not in DAEMON_ROLES)
     return f"no thread can run and {unfinished} thread(s) have not finished"
 
 
@@ -817,8 +827,9 @@ class DfsEngine:
             if static is not None and self._reuse_systems and hasattr(system, "__dict__"):
                 self._reset = _InPlaceReset(system, static)
         self._ex = Executor(system)
-        # a store-buffer mode drains a buffer in steps whose ops declare none of the cells it writes, and
-        # commits from a daemon: footprints no longer say what commutes, so every pair of steps is dependent
+        # under a store-buffer mode a commit can enable its owner's next op (one that waits for an empty
+        # buffer) and an owner's store re-announces its daemon's op, neither through a cell both declare:
+        # footprints no longer say what commutes, so every pair of steps is dependent (no reduction)
         self._dependent: Callable[[Op, Op], bool] = dependent if self._ex.hooks is None else _always_dependent
         self._fingerprint_bytes: Callable[[], bytes] | None = getattr(system, "fingerprint_bytes", None)
         source = self._observer_source

@@ -13,16 +13,18 @@ How a step of a buffered thread runs (its op's kind and memory order decide):
     the C++ whose internal order the port does not keep, so it is never split);
   * a plain load (kind LOAD without writes, any order: an x86 `seq_cst` load is a plain `mov`): it runs
     over the thread's own buffered values, and memory is put back afterwards;
-  * everything else drains the buffer first (in FIFO order) and then writes memory directly: RMWs, locks
-    and lock-held blocks, queue push/pop, fences, AICore register accesses (the cores' own ops, and an
-    AICPU store that writes a register cell: uncached device memory), `seq_cst` stores (x86 `xchg`), and
-    any other op that writes. This is x86's rule for locked instructions, applied also to blocks the
-    port runs under a lock: lock-protected code is kept sequentially consistent (fewer behaviours than
-    the hardware, never more, so every violation found is one TSO allows).
+  * everything else runs only once the thread's buffer is empty (until then the thread is blocked, and
+    its buffer's daemon commits), then writes memory directly: RMWs, locks and lock-held blocks, queue
+    push/pop, fences, AICore register accesses (the cores' own ops, and an AICPU store that writes a
+    register cell: uncached device memory), `seq_cst` stores (x86 `xchg`), and any other op that writes.
+    This is the x86-TSO machine's rule for locked instructions, applied also to blocks the port runs
+    under a lock: lock-protected code is kept sequentially consistent (fewer behaviours than the
+    hardware, never more, so every violation found is one TSO allows).
 A buffer is emptied by its own daemon thread ("store buffer of T"): one step commits the oldest entry,
 announced as that entry's cells and cited as the C++ store that made it. The daemon is an ordinary
 schedulable thread, so schedules, replay, PCT and DFS choose commit points like any other interleaving;
-it keeps no run alive (`ROLE_STORE_BUFFER` is a daemon role).
+it keeps no run alive (`ROLE_STORE_BUFFER` is a daemon role). Every change of memory by a buffered store
+is therefore a commit step of its own in the trace, blamed on that store.
 
 A blocked thread's guard is evaluated over its own buffered values, as its load would read them.
 Only `Memory.cells` is buffered; state a port keeps outside it (queues' items, private memory) is written
@@ -113,15 +115,6 @@ class StoreBuffers(Static):
         for cell, value in entry:
             cells[cell] = value
 
-    def drain(self, owner: int) -> None:
-        entries = self.pending[owner]
-        cells = self.cells
-        for entry, _origin in entries:
-            for cell, value in entry:
-                cells[cell] = value
-        entries.clear()
-        self._announce(owner)
-
     # ----------------------------------------------------------------- around one step
     def buffers_store(self, op: Op) -> bool:
         return (op.kind is OpKind.STORE and op.order in _BUFFERED_ORDERS
@@ -139,8 +132,7 @@ class StoreBuffers(Static):
         if op.kind is OpKind.LOAD and not op.writes:
             self._apply_overlay(entries)
             return None
-        if entries:
-            self.drain(tid)
+        assert not entries, f"{op.what} ran with stores still in its thread's buffer"  # may_run blocks it
         return None
 
     def after_step(self, tid: int, op: Op, before: tuple[int, ...] | None) -> None:
@@ -159,11 +151,17 @@ class StoreBuffers(Static):
                     self._announce(tid)
         self._remove_overlay()
 
-    def guard_holds(self, tid: int, guard: Callable[[], bool]) -> bool:
-        """A guard as `tid` would see it: over its own buffered values."""
+    def may_run(self, tid: int, op: Op) -> bool:
+        """Whether `tid` may take `op` now: an op that neither buffers nor only loads waits for an empty
+        buffer; a guard is evaluated as `tid` would see memory, over its own buffered values."""
         entries = self.pending.get(tid)
+        guard = op.guard
         if not entries:
-            return guard()
+            return guard is None or guard()
+        if not self.buffers_store(op) and not (op.kind is OpKind.LOAD and not op.writes):
+            return False
+        if guard is None:
+            return True
         self._apply_overlay(entries)
         try:
             return guard()

@@ -3,7 +3,8 @@ reachable (M_FANIN_SB_WEAK, catalogue H01).
 
 The litmus tests pin the semantics down exhaustively (unbounded DFS); the port tests show that the mode
 finds, within preemption bound 1, the catalogue's lost wake-up that no sequentially consistent schedule
-has, and that the unmutated port passes the same bounded search."""
+within that bound has (the mutant's search case, in tests/test_port_mutants.py, adds that the unmutated
+port passes the same search)."""
 
 from __future__ import annotations
 

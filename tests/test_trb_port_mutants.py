@@ -120,7 +120,7 @@ TARGETS: dict[str, tuple[Callable[[], Scenario], int, tuple[type, ...], Check]] 
     ),
     # H01 on store buffers: the consumer left PENDING stalls its ring until the runtime's own stall check
     # latches HEAP_RING_DEADLOCK (sequentially consistent no schedule has it: tests/test_store_buffer.py)
-    "M_FANIN_SB_WEAK": (lambda: on_memory_model(builtin("pa_two_blocks"), "tso"), 83, (),
+    "M_FANIN_SB_WEAK": (lambda: on_memory_model(builtin("pa_two_blocks"), "tso"), 23, (),
                         _fatal(K.HEAP_RING_DEADLOCK)),
 }
 

@@ -19,6 +19,7 @@ from model.builders import BUILTIN_SCENARIOS
 from model.errors import PtocheckError
 from model.scenario import Scenario
 from properties.explicit_programs import ABG_V1, TRB, explicit_dep_scenarios, explicit_program_on
+from properties.port_checks import on_memory_model
 from properties.replay import DATA_ORACLE, PORT_CHECKS
 from properties.strategies import (
     SMALL_LIMITS,
@@ -119,6 +120,16 @@ FAMILIES: dict[str, Family] = {
             "explicit-edge programs as aicpu_build_graph builds them (properties.explicit_programs: random DAGs "
             "of 2-6 single-block tasks, publish groups, external buffers), here with WAIT + RETAIN dependencies",
             lambda: explicit_dep_scenarios(ABG_V1, name="fuzz_explicit").map(lambda sc: explicit_program_on(sc, TRB)),
+            decided,
+        ),
+        Family(
+            "tso",
+            "medium random programs and the paged-attention family on store buffers (config.memory_model tso: "
+            "the orchestrator's and schedulers' stores wait in FIFO buffers; runtime/store_buffer.py)",
+            lambda: st.one_of(
+                scenarios(MEDIUM_LIMITS, sizing="any", name="fuzz_tso"),
+                paged_attention_scenarios(max_batch=2, max_blocks=2),
+            ).map(lambda sc: on_memory_model(sc, "tso")),
             decided,
         ),
         Family(
@@ -242,6 +253,13 @@ CAMPAIGNS: dict[str, Campaign] = {
             "PCT schedules, with the data oracle",
             (Arm("port-early", PORT, "early", RANDOM_PCT),),
             port_observers=(PORT_CHECKS, DATA_ORACLE),
+        ),
+        Campaign(
+            "tso",
+            "the port on store buffers (x86-TSO; runtime/store_buffer.py): medium random and paged-attention "
+            "programs under random and PCT schedules, with the per-step checks (opt-in: the default campaign "
+            "runs sequentially consistent)",
+            (Arm("port-tso", PORT, "tso", RANDOM_PCT),),
         ),
         Campaign(
             "builtin",
