@@ -19,6 +19,7 @@ from pathlib import Path
 from model.builders import BUILTIN_SCENARIOS, DEFAULT_EXPLORE_SCENARIOS, RUNTIME_FAMILIES, builtin_variant
 from model.errors import ScenarioError
 from model.scenario import MEMORY_MODELS, RUNTIMES, Expected, Scenario, load_scenario, validate
+from properties.port_checks import on_memory_model
 
 TRB = "tensormap_and_ringbuffer"
 HBG = "host_build_graph"
@@ -48,9 +49,8 @@ def resolve_scenario(spec: str, runtime: str | None = None, memory_model: str | 
     if memory_model not in MEMORY_MODELS:
         raise ScenarioError(f"unknown memory model {memory_model!r}", "--memory-model",
                             f"use one of {', '.join(MEMORY_MODELS)}")
-    moved = replace(scenario.with_config(memory_model=memory_model), name=f"{scenario.name}@{memory_model}")
     try:
-        validate(moved)
+        moved = on_memory_model(scenario, memory_model)
     except ScenarioError as err:
         raise ScenarioError(err.what, "--memory-model", err.hint) from None
     return moved, f"{handle} --memory-model {memory_model}"

@@ -370,7 +370,10 @@ class Executor:
             if s.op is None:
                 lines.append(f"{s.name}: finished")
                 continue
-            blocked = s.op.guard is not None and not s.op.guard()
+            if self.hooks is not None:
+                blocked = not self.hooks.may_run(s.tid, s.op)
+            else:
+                blocked = s.op.guard is not None and not s.op.guard()
             state = "blocked on" if blocked else "ready to"
             lines.append(f"{s.name}: {state} {s.op.what}  [{s.op.cite.text()}]")
         return lines

@@ -54,16 +54,16 @@ class StoreBuffers(Static):
 
     A daemon's announced op always describes the entry it commits next: that entry's cells as its writes
     and the buffered store's C++ citation (so a property that fails at a commit blames the C++ store
-    that became visible there), or, while its buffer is empty, a waiting op that writes nothing. The
-    hooks keep it so when a store enters an empty buffer or a drain empties one (`bind` gives them the
-    executor's thread slots)."""
+    that became visible there), or, while its buffer is empty, a waiting op that writes nothing. A store
+    into an empty buffer re-announces it (`bind` gives the hooks the executor's thread slots); after a
+    commit the daemon announces its next op itself."""
 
     __slots__ = ("_daemons", "_names", "_overlay", "_slots", "_unbuffered", "_waiting", "cells", "pending")
 
     def __init__(self, cells: list[int], owners: dict[int, str], unbuffered: frozenset[int] = frozenset()) -> None:
         """`owners`: thread id -> name of every thread whose stores are buffered; `unbuffered`: cells a
         store reaches directly (device registers: uncached, never in a store buffer), so a store to one
-        drains the buffer first like an RMW."""
+        waits for an empty buffer like an RMW."""
         self.cells = cells
         self._unbuffered = unbuffered
         self.pending: dict[int, list[Buffered]] = {tid: [] for tid in owners}
@@ -105,7 +105,7 @@ class StoreBuffers(Static):
                   tuple(cell for cell, _value in entry), origin.order, self._non_empty(owner))
 
     def _announce(self, owner: int) -> None:
-        """Re-announce `owner`'s daemon op after its buffer went from empty to not, or back."""
+        """Re-announce `owner`'s daemon op after a store entered its empty buffer."""
         if self._slots:
             self._slots[self._daemons[owner]].op = self._next_op(owner)
 
@@ -120,6 +120,10 @@ class StoreBuffers(Static):
         return (op.kind is OpKind.STORE and op.order in _BUFFERED_ORDERS
                 and not (self._unbuffered and self._unbuffered.intersection(op.writes)))
 
+    @staticmethod
+    def _only_loads(op: Op) -> bool:
+        return op.kind is OpKind.LOAD and not op.writes
+
     def before_step(self, tid: int, op: Op) -> tuple[int, ...] | None:
         """Prepare `tid`'s step; returns the pre-step values of a buffered store's cells (else None)."""
         entries = self.pending.get(tid)
@@ -129,7 +133,7 @@ class StoreBuffers(Static):
             self._apply_overlay(entries)
             cells = self.cells
             return tuple(cells[c] for c in op.writes)
-        if op.kind is OpKind.LOAD and not op.writes:
+        if self._only_loads(op):
             self._apply_overlay(entries)
             return None
         assert not entries, f"{op.what} ran with stores still in its thread's buffer"  # may_run blocks it
@@ -158,7 +162,7 @@ class StoreBuffers(Static):
         guard = op.guard
         if not entries:
             return guard is None or guard()
-        if not self.buffers_store(op) and not (op.kind is OpKind.LOAD and not op.writes):
+        if not self.buffers_store(op) and not self._only_loads(op):
             return False
         if guard is None:
             return True
