@@ -92,6 +92,27 @@ FINDINGS: tuple[Finding, ...] = (
         any_step=True,
     ),
     Finding(
+        ident="F-PORT-RELEASE-IN-FLIGHT-REBOUND",
+        runtime="tensormap_and_ringbuffer",
+        property_name="balanced_releases",
+        spec="INV-L2 (the root cause is F-MODEL-R7's, INV-R7)",
+        cxx_functions=(
+            "PTO2SchedulerState::release_producer (SCHED/pto_scheduler.h)",
+            "PTO2SchedulerState::on_task_release (reads slot_state.payload)",
+            "PTO2SchedulerState::check_and_handle_consumed (SCHED/pto_scheduler.h)",
+        ),
+        explanation=(
+            "F-MODEL-R7 caught in the middle of the release instead of at its start. A scheduler thread "
+            "flushing its deferred list starts on_task_release(C) while C's slot still holds C, and is "
+            "preempted between two release_producer calls. Nothing stops C from being consumed meanwhile "
+            "(check_and_handle_consumed has no term for C's own release), so la passes it and the slot is "
+            "rebound, more than once here. The rest of the release walks the new occupant's fanin edges through "
+            "the slot pointer and releases a producer that nobody claimed for it: its fanout_refcount exceeds "
+            "its fanout_count (INV-L2), and the producer can be consumed with live claims."
+        ),
+        artifact="tests/regressions/release_in_flight_rebound.json",
+    ),
+    Finding(
         ident="F-PORT-LA-UNPREPARED",
         runtime="tensormap_and_ringbuffer",
         property_name="run.task_not_consumed",
