@@ -195,3 +195,16 @@ def test_sometimes_a_port_thread_reads_past_another_threads_buffered_store() -> 
     scheduler.new_execution()
     assert run_once(system, scheduler, [seen]).outcome == "done"
     assert seen.stale > 0
+
+
+def test_a_deferred_state_check_is_matched_to_findings_by_property_alone_on_store_buffers() -> None:
+    """Under TSO a state invariant fails at the commit that emptied the last buffer (here one of
+    alloc_tensors' stores), which names no mechanism: the registered finding of that property matches.
+    Sequentially consistent, the blamed function must still be one of the finding's."""
+    from fuzz.campaigns.known import KNOWN, classify
+    from properties.artifacts import Signature
+
+    scenario = retain_pairs(2)
+    signature = Signature(scenario.runtime, "consumed_prefix", "mark_completed")
+    assert classify(signature, (), scenario.with_config(memory_model="tso")) == (KNOWN, "F-PORT-LA-UNPREPARED")
+    assert classify(signature, (), scenario)[0] != KNOWN
