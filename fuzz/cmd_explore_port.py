@@ -42,7 +42,8 @@ def cmd_explore_port(args: argparse.Namespace) -> int:
     names, skipped = (args.scenarios, []) if args.scenarios else default_scenarios(args.runtime)
     for name in skipped:
         print(f"{name}: skipped (no {args.runtime} variant of this default scenario)")
-    resolved = [resolve_scenario(n, args.runtime, getattr(args, "memory_model", None)) for n in names]  # bad input is rejected before any work
+    # bad input is rejected before any work
+    resolved = [resolve_scenario(n, args.runtime, args.memory_model) for n in names]
     worst = EXIT_OK
     for scenario, handle in resolved:
         system_for(scenario)  # rejects a scenario the port cannot run, before the search starts

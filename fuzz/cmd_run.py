@@ -66,7 +66,7 @@ def _calibrated_steps(system: System, max_steps: int) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    scenario, _ = resolve_scenario(args.scenario, args.runtime, getattr(args, "memory_model", None))
+    scenario, _ = resolve_scenario(args.scenario, args.runtime, args.memory_model)
     mutants = tuple(args.mutant or ())
     if args.max_steps < 1:
         raise PtocheckError(f"--max-steps must be >= 1, got {args.max_steps}", "--max-steps")

@@ -373,7 +373,7 @@ class StoreBufferingLitmus:
 
     Sequentially consistent, at least one load sees the other thread's store; under `memory_model="tso"`
     (runtime/store_buffer.py) both can read 0. `between` puts one op between each store and load:
-    "fetch_add" (an RMW on a private cell: drains the buffer, as a locked instruction does), "reload" (the
+    "fetch_add" (an RMW on a private cell: it waits for an empty buffer, as a locked instruction does), "reload" (the
     thread loads its own cell back: store forwarding, it must see 1) or "" (nothing). `seq_cst_store`
     makes both stores `seq_cst` (x86 `xchg`: never buffered). The loaded values are stored to r0 / r1 with
     a `seq_cst` store (after both loads), so the end state (in the fingerprint) records the outcome.
