@@ -15,7 +15,9 @@ from fuzz.campaigns.known import KNOWN, classify
 from properties.artifacts import Signature, load_artifact
 from properties.replay import replay_port_artifact
 from properties.sizing import stale_tensor_uses
+from runtime.core import Executor, Failure, StepRecord
 from runtime.execution import run_once
+from runtime.trb import consts as K
 from tests.conftest import artifact_replay
 
 ARTIFACT = Path(__file__).resolve().parent / "regressions" / "port_own_slot_self_claim.json"
@@ -43,20 +45,20 @@ def test_the_mechanism_is_a_claim_on_the_consumers_own_slot() -> None:
     seen: list[tuple[int, int, int]] = []
 
     class AtClaim:
-        def on_step(self, ex: object, rec: object) -> None:
-            what = rec.op.what  # type: ignore[attr-defined]
-            if what.startswith(f"append_fanin_or_fail L({s.slot_label(slot)})"):
+        def on_step(self, ex: Executor, rec: StepRecord) -> Failure | None:
+            if rec.op.what.startswith(f"append_fanin_or_fail L({s.slot_label(slot)})"):
                 seen.append((c[s.D_LOCAL + slot], c[s.S_STATE + slot], c[s.S_FC + slot]))
+            return None
 
-        def at_end(self, ex: object, outcome: str) -> None:
+        def at_end(self, ex: Executor, outcome: str) -> Failure | None:
             return None
 
     assert artifact.failing_step is not None
-    run_once(system, scheduler, [AtClaim()], max_steps=artifact.failing_step + 1)  # type: ignore[list-item]
+    run_once(system, scheduler, [AtClaim()], max_steps=artifact.failing_step + 1)
     assert seen, "t5 never claimed its own slot"
     local, state, fanout = seen[0]
-    assert local == s.plan.tasks[t1].local and state == 0  # t1's id, PENDING (prepare_task ran, STEP 5 not yet)
-    assert fanout & 0x7FFFFFFF == 1  # the scope's bit plus t5's own claim
+    assert local == s.plan.tasks[t1].local and state == K.PENDING  # t1's id; prepare_task ran, STEP 5 not yet
+    assert fanout & K.LOW_MASK == 1  # beside the scope's bit, t5's own claim
 
 
 def test_campaigns_report_it_as_the_registered_finding_only_on_stale_programs() -> None:
