@@ -17,7 +17,7 @@ from model.scenario import Alloc, Scenario
 from properties.artifacts import Signature, load_artifact
 from properties.port_checks import PROPERTIES as PORT_PROPERTIES
 from properties.replay import replay_model_path
-from properties.sizing import stale_tensor_uses
+from properties.sizing import heap_alias_lookups, stale_tensor_uses
 
 __all__ = [
     "FINDINGS",
@@ -308,6 +308,38 @@ FINDINGS: tuple[Finding, ...] = (
         artifact="tests/regressions/dep_pool_stale_mark_next_run.json",
         applies_to=lambda scenario: scenario.runs > 1 and any(isinstance(op, Alloc) for op in scenario.program),
         applies_text="the program uses alloc_tensors and runs more than once on the same shared memory",
+    ),
+    Finding(
+        ident="F-PORT-TMAP-STALE-ALIAS",
+        runtime="tensormap_and_ringbuffer",
+        property_name="run.unexpected_fatal.TENSORMAP_OVERFLOW",
+        spec="INV-S6 condition 5 (sufficient sizing); INV-P3 (exhaustion is back-pressure while reclaim is possible)",
+        cxx_functions=(
+            "orch_mark_fatal (RT/pto_orchestrator.cpp: called by ensure_tensormap_capacity after the backstop)",
+            "ensure_tensormap_capacity (RT/pto_orchestrator.cpp: waits after compute_task_fanin's claims)",
+            "PTO2TensorMap::lookup (RT/pto_tensormap.h: matches on buffer_addr; entry_valid = producer local >= "
+            "last_task_alive)",
+            "append_fanin_or_fail (RT/pto_orchestrator.cpp: claims the stale writer)",
+            "PTO2TaskAllocator::update_heap_tail (RT/pto_ring_buffer.h: the buffer is reclaimed with its creator)",
+        ),
+        explanation=(
+            "The TensorMap keys an entry by the buffer's address but keeps it valid until its writer retires, not "
+            "until the buffer is reclaimed; the buffer is reclaimed with its creator, which may be on another ring. "
+            "A1 (ring 1) creates x; W1 (ring 2) writes x (INOUT), registering an entry at x's address. Once W1 "
+            "completes, A1 is released and consumed and its heap bytes go to A2's y; W1 itself is completed but "
+            "not yet consumed (its ring's last_task_alive has not passed it). W2's lookup of y then matches W1's "
+            "entry for the dead x, and append_fanin_or_fail claims W1: a false dependency. W2 next reserves its "
+            "TensorMap entries in ensure_tensormap_capacity while holding that claim; the entry that would free "
+            "the room is W1's, which can only retire after W2 runs. Nothing can move, and the 500 ms backstop "
+            "latches TENSORMAP_OVERFLOW although INV-S6 holds (the spec's and ptocheck's sizing count the edges of "
+            "the program, where x and y are different tensors). With the C++ pool of 65536 the stall needs a "
+            "nearly full pool; the false WAIT edges on reused addresses happen at any size. The artifact scales "
+            "the pool to 2 and needs one preemption."
+        ),
+        artifact="tests/regressions/tmap_stale_alias_stall.json",
+        applies_to=lambda scenario: bool(heap_alias_lookups(scenario)),
+        applies_text="a submit may look up a runtime-created tensor at the reused heap address of an older "
+        "registered one (properties.sizing.heap_alias_lookups)",
     ),
 )
 

@@ -306,6 +306,36 @@ def stale_tensor_uses(scenario: Scenario) -> list[str]:
     return out
 
 
+def heap_alias_lookups(scenario: Scenario) -> list[str]:
+    """Submits that may look up a runtime-created tensor at the heap address of an older one that a task
+    registered in the TensorMap (finding F-PORT-TMAP-STALE-ALIAS).
+
+    The TensorMap keys entries by buffer address and keeps one until its *writer* retires, not until its
+    buffer is reclaimed. A heap buffer is reclaimed with its creator, so a tensor created later on the same
+    ring's heap can get the same address while an older writer's entry is still valid, and a lookup of it
+    matches that entry. Static and conservative: same heap ring, created later, a different tensor; whether
+    the addresses coincide depends on the run."""
+    info = ProgramInfo(scenario)
+    registered: list[tuple[str, int, int]] = []  # (buffer, creator's ring, creator's index), in order
+    out: list[str] = []
+    for task in info.tasks:
+        if task.is_alloc or task.manual:
+            continue
+        for ai in task.lookups:
+            arg = task.args[ai]
+            if arg.owner < 0 or arg.buffer is None:
+                continue
+            ring = info.tasks[arg.owner].ring
+            if any(buf != arg.buffer and r == ring and owner < arg.owner for buf, r, owner in registered):
+                out.append(task.name)
+                break
+        for ai in task.registrations:
+            arg = task.args[ai]
+            if arg.owner >= 0 and arg.buffer is not None:
+                registered.append((arg.buffer, info.tasks[arg.owner].ring, arg.owner))
+    return out
+
+
 def static_outcome(
     scenario: Scenario, report: SizingReport | None = None, info: ProgramInfo | None = None
 ) -> Expected | None:

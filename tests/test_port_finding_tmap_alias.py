@@ -1,0 +1,86 @@
+"""Finding F-PORT-TMAP-STALE-ALIAS (properties/findings.py): a TensorMap entry outlives its buffer. W1 (ring 2)
+wrote A1's x (ring 1); A1 is consumed and A2's y gets x's heap bytes while W1 is completed but not consumed, so
+W2's lookup of y claims W1 and W2 then waits, holding that claim, for TensorMap room only W1's retirement frees:
+TENSORMAP_OVERFLOW although INV-S6 holds (tests/regressions/tmap_stale_alias_stall.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fuzz.campaigns.known import KNOWN, classify
+from model.builders import BUILTIN_SCENARIOS
+from model.dependencies import derive_all_edges
+from model.program import ProgramInfo
+from properties.artifacts import load_artifact
+from properties.replay import replay_port_artifact
+from properties.sizing import check_sizing, heap_alias_lookups, static_outcome
+from runtime.execution import run_once
+from runtime.trb import consts as K
+from tests.conftest import artifact_replay
+
+ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_stall.json"
+FINDING = "F-PORT-TMAP-STALE-ALIAS"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"finding {FINDING} (properties/findings.py): a lookup at a reused heap address claims the stale "
+    "writer, and the submit then waits for TensorMap room that only that writer's retirement frees",
+)
+def test_a_program_within_inv_s6_completes() -> None:
+    assert not replay_port_artifact(load_artifact(ARTIFACT), "test").reproduced
+
+
+def test_the_stall_is_a_claim_on_the_writer_of_a_dead_tensor_at_the_same_address() -> None:
+    artifact, system, scheduler = artifact_replay(ARTIFACT)
+    assert artifact.failing_step is not None
+    result = run_once(system, scheduler, max_steps=artifact.failing_step + 1, record_trace=True)
+    assert result.trace[artifact.failing_step].op.cite.function == "orch_mark_fatal"
+    assert system.fatal_code() == K.TENSORMAP_OVERFLOW
+    plan = system.plan
+    tasks = {t.name: t for t in plan.tasks}
+    a1, w1 = tasks["A1"], tasks["W1"]
+
+    def addr(buffer: str) -> int:
+        return system.p[system.O_BUF + plan.buffer_index[buffer]]
+
+    # y got x's heap bytes: A1 (x's creator, ring 1) is consumed ...
+    assert addr("y") == addr("x") != 0
+    assert system.c[system.R_LA + a1.ring] > a1.local
+    # ... while x's last writer W1 (ring 2) is completed but not consumed, and holds an unreleased claim: W2's
+    w1_slot = system.slot_of(w1.ring, w1.local)  # the global slot index of the port's per-slot arrays
+    assert system.c[system.R_LA + w1.ring] == w1.local
+    assert system.c[system.S_STATE + w1_slot] == K.COMPLETED
+    assert (system.c[system.S_RC + w1_slot] & K.LOW_MASK) < (system.c[system.S_FC + w1_slot] & K.LOW_MASK)
+    # the orchestrator's last claim (W2's submit: after its creator edge on A2) is on W1's slot, although the
+    # program has no edge W1 -> W2 (x and y are different tensors)
+    claims = [rec.op.what for rec in result.trace if rec.op.what.startswith("append_fanin_or_fail L(")]
+    window = artifact.scenario.config.task_window[w1.ring]
+    assert claims[-1].startswith(f"append_fanin_or_fail L(r{w1.ring}s{w1.local % window})")
+    info = ProgramInfo(artifact.scenario)
+    index = {t.name: t.index for t in info.tasks}
+    assert (index["W1"], index["W2"]) not in {(row.pred, row.succ) for row in derive_all_edges(info)}
+    # every entry still linked is W1's: the room W2 waits for can only come from W1's retirement
+    live = system.tmap.live_entries()
+    assert live and all((ring, local) == (w1.ring, w1.local) for _addr, ring, local in live)
+
+
+def test_inv_s6_promises_completion_and_the_static_predicate_names_the_alias() -> None:
+    scenario = load_artifact(ARTIFACT).scenario
+    assert check_sizing(scenario).inv_s6
+    expected = static_outcome(scenario)
+    assert expected is not None and expected.fatal is None  # every task consumed
+    assert heap_alias_lookups(scenario) == ["W2"]
+    # a tensor's own writers never count, nor do programs whose heap tensors are not re-registered
+    assert heap_alias_lookups(BUILTIN_SCENARIOS["pa_two_blocks"]()) == []
+    assert heap_alias_lookups(BUILTIN_SCENARIOS["vector_example"]()) == []
+
+
+def test_campaigns_report_it_as_the_registered_finding() -> None:
+    artifact = load_artifact(ARTIFACT)
+    assert classify(artifact.signature, (), artifact.scenario) == (KNOWN, FINDING)
+    # the same fatal on a program without such a lookup is not this finding
+    other = BUILTIN_SCENARIOS["pa_two_blocks"]()
+    assert classify(artifact.signature, (), other)[0] != KNOWN
