@@ -36,9 +36,14 @@ def collect_edges(
     tmap: tuple[Entry, ...],
     entry_valid: Callable[[int], bool],
     explicit_valid: Callable[[int], bool],
+    same_address: Callable[[str | None, str | None], bool] | None = None,
 ) -> tuple[list[EdgeRow], tuple[Entry, ...]]:
     """The rows a submit of task `t` emits, in the runtime's order, and the TensorMap after its INOUT
-    COVERED removals (registration of `t`'s own outputs is separate: O7 runs after all lookups)."""
+    COVERED removals (registration of `t`'s own outputs is separate: O7 runs after all lookups).
+
+    The runtime matches entries by buffer address: `same_address(b1, b2)` says whether two different
+    buffers have the same address at this point of the run (a heap buffer that reuses a dead one's bytes);
+    without it, different buffers never match (a run in which nothing is reclaimed, like dep_gen's replay)."""
     task = info.tasks[t]
     rows: list[EdgeRow] = [
         EdgeRow(dep, t, "explicit", flags, -1) for dep, flags in task.explicit_deps if explicit_valid(dep)
@@ -58,7 +63,13 @@ def collect_edges(
             p, pa = entry
             if not entry_valid(p):
                 continue  # stale entries are skipped, never truncated (INV-T3)
-            ov = info.overlap(t, ai, p, pa)
+            registered = info.tasks[p].args[pa].buffer
+            if registered == arg.buffer:
+                ov = info.overlap(t, ai, p, pa)
+            elif same_address is not None and same_address(arg.buffer, registered):
+                ov = info.alias_overlap(t, ai, p, pa)
+            else:
+                continue
             if ov is Overlap.NO_OVERLAP:
                 continue
             rows.append(EdgeRow(p, t, "tensormap", WAIT, ai, ov))

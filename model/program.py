@@ -26,6 +26,7 @@ from model.scenario import (
     Tag,
     TensorData,
     align_up,
+    output_bytes,
     task_heap_request,
 )
 
@@ -98,6 +99,7 @@ class ProgramInfo:
         instrs: list[Instr] = [Instr(I_BEGIN, depth=0)]  # the executor's root scope (spec §2.1 step 4)
         name_to_index = {t.name: i for i, t in enumerate(scenario.tasks())}
         owner_of: dict[str, int] = {}
+        placement: dict[str, tuple[int, int]] = {}  # created buffer -> (creator, offset in its block)
         next_local = [0] * NUM_RINGS
         scope_tasks: list[int] = []
         scope_begins: list[int] = [0]  # depth 0 frame
@@ -185,13 +187,12 @@ class ProgramInfo:
                 tasks.append(info)
                 scope_tasks.append(idx)
                 instrs.append(Instr(I_ALLOC if info.is_alloc else I_SUBMIT, depth=depth, task=idx))
-                if isinstance(op, Alloc):
-                    for spec in op.outputs:
-                        owner_of[spec.name] = idx
-                else:
-                    for a in op.args:
-                        if a.creates is not None:
-                            owner_of[a.creates.name] = idx
+                created = op.outputs if isinstance(op, Alloc) else tuple(a.creates for a in op.args if a.creates)
+                offset = 0  # the O1 packed layout: outputs in order, each rounded to PTO2_PACKED_OUTPUT_ALIGN
+                for spec in created:
+                    owner_of[spec.name] = idx
+                    placement[spec.name] = (idx, offset)
+                    offset += output_bytes(spec, cfg.constants)
             elif isinstance(op, TensorData):
                 region_arg = ArgInfo(
                     Tag.INPUT, op.region.buffer, self._view(op.region), False, owner_of.get(op.region.buffer, -1)
@@ -206,6 +207,8 @@ class ProgramInfo:
             tuple(t.index for t in tasks if t.ring == r) for r in range(NUM_RINGS)
         )
         self.scope_tasks_capacity = sum(cfg.task_window)
+        # runtime-created buffers: where each lies in its creator's packed block (the heap base is run-time)
+        self.placement: dict[str, tuple[int, int]] = placement
         self._overlap_cache: dict[tuple[int, int, int, int], Overlap] = {}
 
     def _view(self, region: Region) -> View:
@@ -229,11 +232,28 @@ class ProgramInfo:
             self._overlap_cache[key] = hit
         return hit
 
-    def region_overlap(self, arg: ArgInfo, producer: int, producer_arg: int) -> Overlap:
+    def region_overlap(self, arg: ArgInfo, producer: int, producer_arg: int, aliased: bool = False) -> Overlap:
+        """Overlap class of a region (a tensor-data op's) against a registered producer argument; `aliased`:
+        the two are different buffers at the same run-time address (see `alias_overlap`)."""
         p = self.tasks[producer].args[producer_arg]
-        if arg.buffer != p.buffer or arg.view is None or p.view is None:
+        if (arg.buffer != p.buffer and not aliased) or arg.view is None or p.view is None:
             return Overlap.NO_OVERLAP
         return check_overlap(arg.view, p.view)
+
+    def alias_overlap(self, consumer: int, consumer_arg: int, producer: int, producer_arg: int) -> Overlap:
+        """Overlap class of a consumer's argument against a registered argument on ANOTHER buffer that has
+        the same run-time address: the TensorMap matches entries by address (PTO2TensorMap::lookup compares
+        buffer_addr), so a heap buffer reusing a dead one's bytes meets the dead one's entries, and
+        check_overlap then compares the two views as if they were of one buffer."""
+        c = self.tasks[consumer].args[consumer_arg]
+        p = self.tasks[producer].args[producer_arg]
+        assert c.view is not None and p.view is not None
+        return check_overlap(c.view, p.view)
+
+    def heap_ring(self, buffer: str | None) -> int:
+        """The ring whose heap holds a runtime-created buffer (its creator's), or -1 (external / none)."""
+        place = self.placement.get(buffer) if buffer is not None else None
+        return -1 if place is None else self.tasks[place[0]].ring
 
     def slot(self, task: int) -> int:
         t = self.tasks[task]

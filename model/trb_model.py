@@ -28,7 +28,8 @@ Reductions (hooks for `model.explorer`; their obligations are checked exhaustive
   no property reads either field; so both are reset to () / 0. (K2) On a ring whose dep-list pool can
   never run short, the pool's fill level is unobservable. The pool top grows by one per WAIT edge wired
   by a task of the ring, and a task has at most as many edges as it has candidate producers (explicit
-  deps, buffer creators, earlier tasks registering a buffer it looks up; `_max_links`); when the sum over
+  deps, buffer creators, earlier tasks registering a buffer it looks up or, for a heap buffer, any buffer
+  of the same heap, whose address it may reuse; `_max_links`); when the sum over
   the ring's tasks is <= the pool capacity, the O11 check `cap - (top - tail) < nwait` is always false,
   so `_reclaim_dep_pool` never runs (tail and last-reclaim stay at their initial values), the per-task
   dep mark is written but never read, and the pool part of `pool_bounds` holds (0 <= top - tail <=
@@ -366,6 +367,8 @@ class TrbModel:
         info = self.info
         total = 0
         registrants: dict[str | None, list[int]] = {}  # buffer -> earlier tasks registering it, in order
+        # heap ring -> earlier tasks registering any buffer created there (a lookup may meet them by address)
+        heap_registrants: dict[int, list[int]] = {}
         for t in info.tasks:
             if t.ring == r and not t.is_alloc:
                 candidates = {dep for dep, _flags in t.explicit_deps}
@@ -373,13 +376,16 @@ class TrbModel:
                     candidates.update(a.owner for a in t.args if a.tag is not Tag.OUTPUT and a.owner >= 0)
                     for b in {t.args[ai].buffer for ai in t.lookups}:
                         candidates.update(registrants.get(b, ()))
+                        if info.heap_ring(b) >= 0:
+                            candidates.update(heap_registrants.get(info.heap_ring(b), ()))
                 total += len(candidates)
                 if limit is not None and total > limit:
                     return total
             for ai in t.registrations:
-                row = registrants.setdefault(t.args[ai].buffer, [])
-                if not row or row[-1] != t.index:
-                    row.append(t.index)
+                buffer = t.args[ai].buffer
+                for row in (registrants.setdefault(buffer, []), heap_registrants.setdefault(info.heap_ring(buffer), [])):
+                    if not row or row[-1] != t.index:
+                        row.append(t.index)
         return total
 
     def canonicalize(self, state: State) -> State:
@@ -616,11 +622,14 @@ class TrbModel:
         if arg.owner >= 0:
             waited.append(arg.owner)
         rings = state[S_RINGS]
+        same_address = self._same_address(tasks)
         for p, a in state[S_TMAP]:
             pinfo = self.info.tasks[p]
             if pinfo.local < rings[pinfo.ring][R_THR]:
                 continue
-            if self.info.region_overlap(arg, p, a) is not Overlap.NO_OVERLAP:
+            registered = pinfo.args[a].buffer
+            aliased = registered != arg.buffer and same_address(arg.buffer, registered)
+            if self.info.region_overlap(arg, p, a, aliased) is not Overlap.NO_OVERLAP:
                 waited.append(p)
         for p in waited:
             pt = tasks[p]
@@ -697,10 +706,26 @@ class TrbModel:
             tmap,
             lambda p: info_tasks[p].local >= rings[info_tasks[p].ring][R_THR],
             lambda p: info_tasks[p].local >= rings[info_tasks[p].ring][R_LA],  # O5: retired deps skipped
+            self._same_address(s[S_TASKS]),
         )
         merged = merge_rows(rows)
         s[S_RINGS], s[S_TMAP] = tuple(rings), tmap
         return self._goto(s, s[S_PC], P_CLAIM, 0, tuple(merged))
+
+    def _same_address(self, tasks: Any) -> Callable[[str | None, str | None], bool]:
+        """Whether two different buffers have the same address now: both created on one ring's heap at
+        the same offset (the creator's heap base, as allocated this round, plus the buffer's place in the
+        creator's packed block). External buffers have distinct host addresses."""
+        info = self.info
+
+        def same(b1: str | None, b2: str | None) -> bool:
+            p1 = info.placement.get(b1) if b1 is not None else None
+            p2 = info.placement.get(b2) if b2 is not None else None
+            if p1 is None or p2 is None or info.tasks[p1[0]].ring != info.tasks[p2[0]].ring:
+                return False
+            return bool(tasks[p1[0]][T_HBASE] + p1[1] == tasks[p2[0]][T_HBASE] + p2[1])
+
+        return same
 
     def _cleanup(self, tmap: tuple[Any, ...], r: int, old: int, new: int) -> tuple[Any, ...]:
         """cleanup_retired(r, old, new): free exactly the entries whose producer is (r, t), old <= t < new."""

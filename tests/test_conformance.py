@@ -240,8 +240,12 @@ def _max_links_by_definition(info: object, r: int) -> int:
         if not t.manual:
             candidates.update(a.owner for a in t.args if a.tag is not Tag.OUTPUT and a.owner >= 0)
             looked_up = {t.args[ai].buffer for ai in t.lookups}
+            # a heap buffer may reuse the address of any buffer created on the same heap (TensorMap matches by address)
+            heaps = {info.heap_ring(b) for b in looked_up} - {-1}
             candidates.update(
-                p.index for p in info.tasks[: t.index] if any(p.args[ai].buffer in looked_up for ai in p.registrations)
+                p.index
+                for p in info.tasks[: t.index]
+                if any(p.args[ai].buffer in looked_up or info.heap_ring(p.args[ai].buffer) in heaps for ai in p.registrations)
             )
         total += len(candidates)
     return total

@@ -1,7 +1,9 @@
 """Finding F-PORT-TMAP-STALE-ALIAS (properties/findings.py): a TensorMap entry outlives its buffer. W1 (ring 2)
 wrote A1's x (ring 1); A1 is consumed and A2's y gets x's heap bytes while W1 is completed but not consumed, so
 W2's lookup of y claims W1 and W2 then waits, holding that claim, for TensorMap room only W1's retirement frees:
-TENSORMAP_OVERFLOW although INV-S6 holds (tests/regressions/tmap_stale_alias_stall.json)."""
+TENSORMAP_OVERFLOW although INV-S6 holds (tests/regressions/tmap_stale_alias_stall.json). The reference model,
+which matches TensorMap entries by address as the runtime does, reaches the same fatal
+(tests/regressions/tmap_stale_alias_stall_model.json), and the port's run refines it."""
 
 from __future__ import annotations
 
@@ -10,17 +12,21 @@ from pathlib import Path
 import pytest
 
 from fuzz.campaigns.known import KNOWN, classify
+from fuzz.campaigns.targets import model_action_function
 from model.builders import BUILTIN_SCENARIOS
 from model.dependencies import derive_all_edges
 from model.program import ProgramInfo
-from properties.artifacts import load_artifact
-from properties.replay import replay_port_artifact
+from model.trb_model import TrbModel
+from properties.artifacts import Signature, load_artifact
+from properties.refinement import check_refinement
+from properties.replay import replay_model_artifact, replay_port_artifact
 from properties.sizing import check_sizing, heap_alias_lookups, static_outcome
 from runtime.execution import run_once
 from runtime.trb import consts as K
 from tests.conftest import artifact_replay
 
 ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_stall.json"
+MODEL_ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_stall_model.json"
 FINDING = "F-PORT-TMAP-STALE-ALIAS"
 
 
@@ -31,6 +37,15 @@ FINDING = "F-PORT-TMAP-STALE-ALIAS"
 )
 def test_a_program_within_inv_s6_completes() -> None:
     assert not replay_port_artifact(load_artifact(ARTIFACT), "test").reproduced
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"finding {FINDING} (properties/findings.py): the reference model matches entries by address and "
+    "reaches the same TENSORMAP_OVERFLOW",
+)
+def test_the_model_completes_a_program_within_inv_s6() -> None:
+    assert not replay_model_artifact(load_artifact(MODEL_ARTIFACT), "test").reproduced
 
 
 def test_the_stall_is_a_claim_on_the_writer_of_a_dead_tensor_at_the_same_address() -> None:
@@ -84,3 +99,20 @@ def test_campaigns_report_it_as_the_registered_finding() -> None:
     # the same fatal on a program without such a lookup is not this finding
     other = BUILTIN_SCENARIOS["pa_two_blocks"]()
     assert classify(artifact.signature, (), other)[0] != KNOWN
+
+
+def test_the_ports_alias_claim_and_fatal_refine_the_model() -> None:
+    """The port's claim of W1 through the reused address is a model action (the model derives the same edge),
+    and so is the fatal: refinement holds along the whole recorded run."""
+    _artifact, system, scheduler = artifact_replay(ARTIFACT)
+    report, _result = check_refinement(system, scheduler, max_steps=len(scheduler.schedule))
+    assert report.failure is None, report.failure
+    assert report.by_kind.get("orch:claim", 0) == 3 and report.by_kind.get("fatal", 0) == 1, report.summary()
+
+
+def test_the_model_campaign_signature_is_this_finding() -> None:
+    artifact = load_artifact(MODEL_ARTIFACT)
+    blamed = model_action_function(TrbModel(artifact.scenario), artifact.actions[-1])
+    assert blamed == "ensure_tensormap_capacity"
+    assert classify(Signature(artifact.scenario.runtime, "expected_outcome", blamed), (), artifact.scenario) == (
+        KNOWN, FINDING)

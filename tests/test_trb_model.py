@@ -126,3 +126,47 @@ def test_pa_two_blocks_reduction_obligations_hold_on_shallow_and_deep_states() -
     )
     assert not check.problems, check.problems
     assert check.walk_states > 5_000 and check.canonical_differs > 0 and check.safe_checked > 0
+
+
+def test_tensormap_entries_match_by_address_only_while_their_writer_is_unretired() -> None:
+    """W2's lookup of y meets W1's entry for x exactly when y got x's heap bytes (A1 consumed) before W1
+    retired: both outcomes are reachable and the alias edge is a plain WAIT; with y on another ring's heap
+    it never appears (finding F-PORT-TMAP-STALE-ALIAS; the pool is large enough here to complete)."""
+    from pathlib import Path
+
+    from model.program import WAIT
+    from model.scenario import Alloc, Scenario
+    from model.trb_model import S_TASKS, T_EDGES
+    from properties.artifacts import load_artifact
+
+    base = load_artifact(Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_stall.json").scenario
+    roomy = dataclasses.replace(base.config, constants=dataclasses.replace(base.config.constants, tensormap_pool_size=4))
+    scenario = dataclasses.replace(base, config=roomy)
+
+    def w2_producers(scenario: Scenario) -> set[frozenset[str]]:
+        model = TrbModel(scenario)
+        names = [t.name for t in model.info.tasks]
+        w1, w2 = names.index("W1"), names.index("W2")
+        seen: set[object] = set()
+        frontier = list(model.initial_states())
+        out: set[frozenset[str]] = set()
+        while frontier:
+            state = frontier.pop()
+            if state in seen:
+                continue
+            seen.add(state)
+            edges = state[S_TASKS][w2][T_EDGES]
+            if edges and not model.actions(state):  # a final state: W2's edges are all wired
+                assert all(edge[1] == WAIT for edge in edges if edge[0] == w1)
+                out.add(frozenset(names[edge[0]] for edge in edges))
+            frontier.extend(model.next_state(state, a) for a in model.actions(state))
+        return out
+
+    assert w2_producers(scenario) == {frozenset({"A2"}), frozenset({"A2", "W1"})}
+    result = explore(TrbModel(scenario))
+    assert result.status == "complete" and not result.violations
+    # A2 one scope level deeper: y lies on ring 2's heap, never at x's address on ring 1
+    program = list(scenario.program)
+    a2 = next(i for i, op in enumerate(program) if isinstance(op, Alloc) and op.name == "A2")
+    program[a2], program[a2 + 1] = program[a2 + 1], program[a2]
+    assert w2_producers(dataclasses.replace(scenario, program=tuple(program))) == {frozenset({"A2"})}

@@ -149,7 +149,10 @@ _SUBMIT_PHASE_FUNCTION = {
 }
 # The detector a model fatal stands for, where the code names one (the port blames the latching function):
 # DEP_POOL_OVERFLOW is latched by the dep-list pool's or the fanin spill pool's ensure_space.
-_FATAL_FUNCTION = {int(FatalCode.DEP_POOL_OVERFLOW): "PTO2DepListPool::ensure_space / PTO2FaninPool::ensure_space"}
+_FATAL_FUNCTION = {
+    int(FatalCode.DEP_POOL_OVERFLOW): "PTO2DepListPool::ensure_space / PTO2FaninPool::ensure_space",
+    int(FatalCode.TENSORMAP_OVERFLOW): "ensure_tensormap_capacity",
+}
 _INSTR_FUNCTION = {
     I_BEGIN: "PTO2OrchestratorState::begin_scope",
     I_END: "PTO2OrchestratorState::end_scope",
