@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 
-from fuzz.campaigns.known import KNOWN, blamed_function, classify
+from fuzz.campaigns.known import KNOWN, classify_search_failure
 from fuzz.scenario_args import add_memory_model_argument, default_scenarios, resolve_scenario
 from model.errors import PtocheckError
-from properties.artifacts import Signature
 from properties.runtimes import observers_for, system_for
 from runtime.core import System
 from runtime.dfs import DfsEngine
@@ -67,14 +66,15 @@ def cmd_explore_port(args: argparse.Namespace) -> int:
         for outcome, count in result.end_outcomes.items():
             print(f"  {count:>8} execution(s) ended {outcome}")
         for failure in result.failures:
-            function = blamed_function(factory, failure)
-            kind, finding = classify(Signature(scenario.runtime, failure.property_id, function), (), scenario)
-            label = f"registered finding {finding}" if kind == KNOWN else "NEW"
+            found = classify_search_failure(scenario, factory, failure)
+            label = f"registered finding {found.finding}" if found.kind == KNOWN else "NEW"
+            if found.by_fatal is not None:
+                label += f" (the run's {found.by_fatal.property_id} in {found.by_fatal.cxx_function})"
             ended = "a property failed" if failure.outcome == FAILURE else failure.outcome
-            print(f"  {label}: {failure.property_id} ({ended}) at step {failure.step + 1} in {function or '?'}: "
-                  f"{failure.message}")
+            print(f"  {label}: {failure.property_id} ({ended}) at step {failure.step + 1} in "
+                  f"{found.function or '?'}: {failure.message}")
             print(f"    replay: ptocheck run {handle} --schedule {failure.schedule_text()}")
-            if kind != KNOWN:
+            if found.kind != KNOWN:
                 worst = EXIT_VIOLATION
     return worst
 

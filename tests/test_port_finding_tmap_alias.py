@@ -7,6 +7,7 @@ which matches TensorMap entries by address as the runtime does, reaches the same
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,39 @@ def test_the_model_campaign_signature_is_this_finding() -> None:
     assert blamed == "ensure_tensormap_capacity"
     assert classify(Signature(artifact.scenario.runtime, "expected_outcome", blamed), (), artifact.scenario) == (
         KNOWN, FINDING)
+
+
+def test_the_port_dfs_names_the_registered_finding_through_the_runs_fatal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`explore --target port` finds the stall with one preemption. Its observers report a consequence (W2 never
+    completed, blamed on the host's reset); the run's own fatal signature is the registered finding's, so the
+    failure is reported as known and the command exits 0."""
+    from fuzz.cli import main
+
+    scenario_file = tmp_path / "alias.json"
+    scenario_file.write_text(json.dumps(json.loads(ARTIFACT.read_text())["scenario"]))
+    code = main(["explore", "--target", "port", "--preemptions", "1", str(scenario_file)])
+    out = capsys.readouterr().out
+    assert f"registered finding {FINDING} (the run's run.unexpected_fatal.TENSORMAP_OVERFLOW in orch_mark_fatal)" in out
+    assert "NEW" not in out and code == 0
+
+
+def test_a_fatal_no_finding_explains_stays_new(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fatal's signature only helps when it matches a registered finding: without this one the same DFS
+    failure is NEW; and a run that ended without a fatal has no fatal signature."""
+    import properties.findings as findings
+    from fuzz.campaigns.known import NEW, classify_search_failure, fatal_signature
+    from runtime.dfs import DfsEngine, FailedExecution
+    from runtime.trb import TrbSystem
+
+    scenario = load_artifact(ARTIFACT).scenario
+    result = DfsEngine(lambda: TrbSystem(scenario), preemption_bound=1, iterative=True).run()
+    failure = result.failures[0]
+    assert fatal_signature(scenario, failure) == Signature(
+        scenario.runtime, "run.unexpected_fatal.TENSORMAP_OVERFLOW", "orch_mark_fatal")
+    assert classify_search_failure(scenario, lambda: TrbSystem(scenario), failure).finding == FINDING
+    monkeypatch.setattr(findings, "FINDINGS", tuple(f for f in findings.FINDINGS if f.ident != FINDING))
+    assert classify_search_failure(scenario, lambda: TrbSystem(scenario), failure).kind == NEW
+    clean = FailedExecution("done", "p", "m", len(failure.schedule[:10]), failure.schedule[:10])
+    assert fatal_signature(scenario, clean) is None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from model.scenario import Scenario
 from properties.artifacts import Signature
 from properties.findings import matching_finding
+from properties.replay import PORT_RUNTIME, RUN_UNEXPECTED_FATAL, port_system, run_port_system
 from runtime.core import System
 from runtime.dfs import FailedExecution
 from runtime.execution import ReplayScheduler, run_once
@@ -48,6 +49,49 @@ def blamed_function(factory: Callable[[], System], failure: FailedExecution) -> 
     return result.trace[min(failure.step, len(result.trace) - 1)].op.cite.function
 
 
+def fatal_signature(scenario: Scenario, failure: FailedExecution) -> Signature | None:
+    """For a tensormap_and_ringbuffer run that ended with a fatal the scenario does not expect: the signature
+    the strict end-of-run judgement gives it (`run.unexpected_fatal.<CODE>`, blamed on the step that latched
+    the code), which is how campaigns and the findings registry name such runs. A search's observers report
+    the same run by a consequence instead (a task never completed, the outcome not reached), blamed on the
+    host's last step. None for other runtimes, step failures, and runs without such a fatal."""
+    if scenario.runtime != PORT_RUNTIME or failure.step < len(failure.schedule):
+        return None
+    system = port_system(scenario, (), ())
+    scheduler = ReplayScheduler(failure.schedule, system.thread_names())
+    scheduler.new_execution()
+    verdict = run_port_system(system, scheduler, max_steps=len(failure.schedule)).verdict
+    if verdict.property_id is None or not verdict.property_id.startswith(RUN_UNEXPECTED_FATAL + "."):
+        return None
+    return Signature(scenario.runtime, verdict.property_id, verdict.cxx_function)
+
+
+@dataclass(frozen=True)
+class SearchFailureClass:
+    """How an unmutated search's failure is classified, and by which signature."""
+
+    kind: str  # KNOWN or NEW
+    finding: str | None
+    function: str  # the C++ function of the step the search blamed
+    by_fatal: Signature | None = None  # set when the unexpected fatal's signature matched, not the failure's own
+
+
+def classify_search_failure(
+    scenario: Scenario, factory: Callable[[], System], failure: FailedExecution
+) -> SearchFailureClass:
+    """Classify by the failure's own signature, else, when the run ended in an unexpected fatal, by the
+    fatal's (`fatal_signature`)."""
+    function = blamed_function(factory, failure)
+    kind, finding = classify(Signature(scenario.runtime, failure.property_id, function), (), scenario)
+    if kind != KNOWN:
+        fatal = fatal_signature(scenario, failure)
+        if fatal is not None:
+            fatal_kind, fatal_finding = classify(fatal, (), scenario)
+            if fatal_kind == KNOWN:
+                return SearchFailureClass(KNOWN, fatal_finding, function, fatal)
+    return SearchFailureClass(KNOWN if kind == KNOWN else NEW, finding, function)
+
+
 def unregistered_failures(
     scenario: Scenario, factory: Callable[[], System], failures: Sequence[FailedExecution]
 ) -> list[str]:
@@ -56,9 +100,9 @@ def unregistered_failures(
     hidden by an xfail over the whole test)."""
     out = []
     for failure in failures:
-        signature = Signature(scenario.runtime, failure.property_id, blamed_function(factory, failure))
-        if classify(signature, (), scenario)[0] != KNOWN:
-            out.append(f"{failure.line()} [in {signature.cxx_function}]")
+        found = classify_search_failure(scenario, factory, failure)
+        if found.kind != KNOWN:
+            out.append(f"{failure.line()} [in {found.function}]")
     return out
 
 
