@@ -136,12 +136,15 @@ class Static:
 
 
 _PLAIN = (int, bool, str, float, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)  # exact types: a subclass (an IntEnum) still goes through the conversions
 
 
 def _plain_value(name: str, value: object) -> Hashable:
     if isinstance(value, _PLAIN):
         return value
     if isinstance(value, tuple):
+        if type(value) is tuple and _PLAIN_TYPES.issuperset(map(type, value)):
+            return value  # the common case, checked in C: a flat tuple of plain values is its own plain value
         return tuple(_plain_value(name, v) for v in value)
     if isinstance(value, IntEnum):
         return int(value)
