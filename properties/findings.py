@@ -14,7 +14,8 @@ from pathlib import Path
 
 from model.errors import PtocheckError
 from model.scenario import Alloc, Scenario
-from properties.artifacts import Signature, load_artifact
+from properties.artifacts import Artifact, Signature, load_artifact
+from properties.finding_mechanisms import holds_alias_claim, la_stops_after_an_alloc_task
 from properties.port_checks import PROPERTIES as PORT_PROPERTIES
 from properties.replay import replay_model_path
 from properties.sizing import heap_alias_lookups, stale_tensor_uses
@@ -55,6 +56,10 @@ class Finding:
     # the same mechanism reported under another property name by another layer (e.g. a per-step port check
     # and the end-of-run judgement); the blamed function must still match
     other_properties: tuple[str, ...] = ()
+    # where another finding has the same signature on the same programs: whether a failing run (its
+    # artifact, replayed) shows this finding's mechanism (properties.finding_mechanisms); checked whenever
+    # the caller has the artifact
+    explains: Callable[[Artifact], bool] | None = field(default=None, compare=False)
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -279,6 +284,8 @@ FINDINGS: tuple[Finding, ...] = (
         applies_text="the program uses alloc_tensors",
         # the model's explorer reports the same run as expected_outcome (INV-E2), blaming the fatal's detector
         other_properties=("expected_outcome",),
+        # F-PORT-TMAP-STALE-ALIAS stalls the same wait on the same programs: here la stops after an alloc task
+        explains=la_stops_after_an_alloc_task,
     ),
     Finding(
         ident="F-PORT-DEP-MARK-STALE-NEXT-RUN",
@@ -321,6 +328,7 @@ FINDINGS: tuple[Finding, ...] = (
             "last_task_alive)",
             "append_fanin_or_fail (RT/pto_orchestrator.cpp: claims the stale writer)",
             "PTO2TaskAllocator::update_heap_tail (RT/pto_ring_buffer.h: the buffer is reclaimed with its creator)",
+            "PTO2DepListPool::ensure_space (RT/pto_ring_buffer.cpp: the dep-list pool's wait, also after the claims)",
         ),
         explanation=(
             "The TensorMap keys an entry by the buffer's address but keeps it valid until its writer retires, not "
@@ -335,7 +343,9 @@ FINDINGS: tuple[Finding, ...] = (
             "the program, where x and y are different tensors). With the C++ pool of 65536 the stall needs a "
             "nearly full pool; the false WAIT edges on reused addresses happen at any size. The artifact scales "
             "the pool to 2 and needs one preemption; the reference model, which matches entries by address too, "
-            "reaches the same fatal."
+            "reaches the same fatal. The same claim stalls the dep-list pool's wait (ensure_space, after the "
+            "claims too) when that pool is the short one: DEP_POOL_OVERFLOW "
+            "(tests/regressions/tmap_stale_alias_dep_pool.json, from a paged-attention campaign)."
         ),
         artifact="tests/regressions/tmap_stale_alias_stall.json",
         applies_to=lambda scenario: bool(heap_alias_lookups(scenario)),
@@ -343,7 +353,10 @@ FINDINGS: tuple[Finding, ...] = (
         "registered one (properties.sizing.heap_alias_lookups)",
         # the reference model reaches the same latch (tests/regressions/tmap_stale_alias_stall_model.json) and
         # reports it as expected_outcome (INV-E2), blamed on ensure_tensormap_capacity
-        other_properties=("expected_outcome",),
+        other_properties=("expected_outcome", "run.unexpected_fatal.DEP_POOL_OVERFLOW"),
+        # F-PORT-DEP-RECLAIM-ALLOC-MARK has the dep-pool signature on the same programs: the submit in progress
+        # must hold a claim no program edge explains
+        explains=holds_alias_claim,
     ),
 )
 
@@ -511,10 +524,14 @@ def model_property_finding(scenario: Scenario, property_name: str) -> Finding | 
 
 
 def matching_finding(
-    signature: Signature, findings: Iterable[Finding] | None = None, scenario: Scenario | None = None
+    signature: Signature,
+    findings: Iterable[Finding] | None = None,
+    scenario: Scenario | None = None,
+    artifact: Artifact | None = None,
 ) -> Finding | None:
     """The registered finding with the signature's runtime and property, one of whose C++ functions the
-    signature blames, and (for a finding scoped by `applies_to`) whose scope contains `scenario`.
+    signature blames, (for a finding scoped by `applies_to`) whose scope contains `scenario`, and (for a
+    finding with `explains`, when the failing run's `artifact` is given) whose mechanism the run shows.
 
     On store buffers (config.memory_model "tso") a state invariant is checked only where every buffer is
     empty (properties.port_checks), so its failure is blamed on the commit that emptied the last one, which
@@ -529,11 +546,12 @@ def matching_finding(
             continue
         if f.applies_to is not None and (scenario is None or not f.applies_to(scenario)):
             continue
-        if f.any_step or deferred:
-            return f
         names: set[str] = set()
         for fn in f.cxx_functions:
             names |= bare_functions(fn)
-        if wanted & names:
-            return f
+        if not (f.any_step or deferred or wanted & names):
+            continue
+        if f.explains is not None and artifact is not None and not f.explains(artifact):
+            continue
+        return f
     return None

@@ -28,6 +28,11 @@ from tests.conftest import artifact_replay
 
 ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_stall.json"
 MODEL_ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_stall_model.json"
+DEP_POOL_ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_alias_dep_pool.json"
+ALLOC_MARK_ARTIFACTS = [
+    Path(__file__).resolve().parent / "regressions" / name
+    for name in ("dep_pool_alloc_mark.json", "dep_pool_alloc_mark_model.json")
+]
 FINDING = "F-PORT-TMAP-STALE-ALIAS"
 
 
@@ -153,3 +158,32 @@ def test_a_fatal_no_finding_explains_stays_new(monkeypatch: pytest.MonkeyPatch) 
     assert classify_search_failure(scenario, lambda: TrbSystem(scenario), failure).kind == NEW
     clean = FailedExecution("done", "p", "m", len(failure.schedule[:10]), failure.schedule[:10])
     assert fatal_signature(scenario, clean) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"finding {FINDING} (properties/findings.py): the alias claim also stalls the dep-list pool's wait "
+    "(ensure_space after the claims): DEP_POOL_OVERFLOW with the C++ TensorMap size",
+)
+def test_a_paged_attention_program_within_inv_s6_completes_with_a_small_dep_pool() -> None:
+    assert not replay_port_artifact(load_artifact(DEP_POOL_ARTIFACT), "test").reproduced
+
+
+def test_the_dep_pool_stall_is_told_apart_from_the_alloc_mark_finding_by_its_mechanism() -> None:
+    """Both findings blame run.unexpected_fatal.DEP_POOL_OVERFLOW on ensure_space, and both scopes contain
+    paged-attention programs; the replayed run decides: here the submit in progress holds a claim no program
+    edge explains, and la does not stop after an alloc task. The alloc-mark finding's artifacts (port and
+    model) show the opposite."""
+    from properties.finding_mechanisms import holds_alias_claim, la_stops_after_an_alloc_task
+    from properties.findings import FINDINGS
+
+    artifact = load_artifact(DEP_POOL_ARTIFACT)
+    assert artifact.scenario.config.constants.tensormap_pool_size == 65536  # the C++ size: not the TensorMap
+    alloc_mark = next(f for f in FINDINGS if f.ident == "F-PORT-DEP-RECLAIM-ALLOC-MARK")
+    assert alloc_mark.applies_to is not None and alloc_mark.applies_to(artifact.scenario)
+    assert holds_alias_claim(artifact) and not la_stops_after_an_alloc_task(artifact)
+    assert classify(artifact.signature, (), artifact.scenario, artifact) == (KNOWN, FINDING)
+    for path in ALLOC_MARK_ARTIFACTS:
+        other = load_artifact(path)
+        assert la_stops_after_an_alloc_task(other) and not holds_alias_claim(other), path.name
+        assert classify(other.signature, (), other.scenario, other) == (KNOWN, "F-PORT-DEP-RECLAIM-ALLOC-MARK")

@@ -280,7 +280,7 @@ class Lane:
     def _report_found(self, found: Found, canonical: bytes, k: int) -> None:
         art = found.artifact
         key = dedup_key(art)
-        classification, finding = classify(art.signature, art.mutants, art.scenario)
+        classification, finding = classify(art.signature, art.mutants, art.scenario, art)
         if finding is not None:
             art = replace(art, finding=finding)
         path, created = self.corpus.store_artifact(self.campaign.name, key, art)

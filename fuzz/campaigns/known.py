@@ -14,24 +14,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from model.scenario import Scenario
-from properties.artifacts import Signature
+from properties.artifacts import Artifact, Signature
 from properties.findings import matching_finding
 from properties.replay import PORT_RUNTIME, RUN_UNEXPECTED_FATAL, port_system, run_port_system
 from runtime.core import System
 from runtime.dfs import FailedExecution
-from runtime.execution import ReplayScheduler, run_once
+from runtime.execution import ReplayScheduler, encode_schedule, run_once
 from runtime.search import SearchReport
 
 NEW, KNOWN, MUTANT = "new", "known", "mutant"
 
 
 def classify(
-    signature: Signature, mutants: tuple[str, ...] | list[str], scenario: Scenario | None = None
+    signature: Signature,
+    mutants: tuple[str, ...] | list[str],
+    scenario: Scenario | None = None,
+    artifact: Artifact | None = None,
 ) -> tuple[str, str | None]:
     """("known", finding id), ("mutant", None) or ("new", None). A failure with a registered finding's
     signature is that finding even with mutants on: the unmutated port fails that way too, so it is no
-    evidence that the mutant was found (a mutant is credited only with a failure of its own)."""
-    f = matching_finding(signature, scenario=scenario)
+    evidence that the mutant was found (a mutant is credited only with a failure of its own). With the
+    failing run's `artifact`, findings that share a signature are told apart by their mechanism."""
+    f = matching_finding(signature, scenario=scenario, artifact=artifact)
     if f is not None:
         return KNOWN, f.ident
     return (MUTANT, None) if mutants else (NEW, None)
@@ -76,17 +80,29 @@ class SearchFailureClass:
     by_fatal: Signature | None = None  # set when the unexpected fatal's signature matched, not the failure's own
 
 
+def _search_artifact(scenario: Scenario, failure: FailedExecution) -> Artifact | None:
+    """The failing run as a port-run artifact (for mechanism checks), on the runtimes that have them."""
+    if scenario.runtime != PORT_RUNTIME:
+        return None
+    return Artifact(
+        kind="port-run", scenario=scenario, signature=Signature(scenario.runtime, failure.property_id, ""),
+        message=failure.message, engine="search", seed=failure.seed, bounds="", command="",
+        schedule=encode_schedule(failure.schedule), failing_step=failure.step,
+    )
+
+
 def classify_search_failure(
     scenario: Scenario, factory: Callable[[], System], failure: FailedExecution
 ) -> SearchFailureClass:
     """Classify by the failure's own signature, else, when the run ended in an unexpected fatal, by the
     fatal's (`fatal_signature`)."""
     function = blamed_function(factory, failure)
-    kind, finding = classify(Signature(scenario.runtime, failure.property_id, function), (), scenario)
+    run = _search_artifact(scenario, failure)
+    kind, finding = classify(Signature(scenario.runtime, failure.property_id, function), (), scenario, run)
     if kind != KNOWN:
         fatal = fatal_signature(scenario, failure)
         if fatal is not None:
-            fatal_kind, fatal_finding = classify(fatal, (), scenario)
+            fatal_kind, fatal_finding = classify(fatal, (), scenario, run)
             if fatal_kind == KNOWN:
                 return SearchFailureClass(KNOWN, fatal_finding, function, fatal)
     return SearchFailureClass(KNOWN if kind == KNOWN else NEW, finding, function)
