@@ -22,8 +22,8 @@ Two refinements of the spec's statement of INV-S6 (reported to the lead):
 Not sufficient, by a finding about the runtime (F-PORT-TMAP-STALE-ALIAS): the claims counted above are the
 program's edges, but the TensorMap matches by address, so a lookup of a heap buffer that reuses a dead one's
 bytes also claims the dead buffer's unretired writers (`heap_alias_lookups` names the submits where that can
-happen). Such a claim can stall condition 5's wait for good. The rules here stay as the spec states them; the
-finding is registered and campaigns report it as known.
+happen). Such a claim can stall condition 3's or 5's wait for good. The rules here stay as the spec states
+them; the finding is registered and campaigns report it as known.
 """
 
 from __future__ import annotations

@@ -71,11 +71,12 @@ FINDING_ARTIFACTS = [p for p in ARTIFACTS if load_artifact(p).finding is not Non
 
 @pytest.mark.parametrize("path", FINDING_ARTIFACTS, ids=lambda p: p.name)
 def test_campaigns_classify_a_finding_artifact_as_its_finding(path: Path) -> None:
-    """A campaign that hits a registered finding again (with any blamed step) reports it as known."""
+    """A campaign that hits a registered finding again (with any blamed step) reports it as known; like a
+    campaign it hands over the failing run, which tells apart findings that share a signature."""
     from fuzz.campaigns.known import KNOWN, classify
 
     artifact = load_artifact(path)
-    assert classify(artifact.signature, artifact.mutants, artifact.scenario) == (KNOWN, artifact.finding)
+    assert classify(artifact.signature, artifact.mutants, artifact.scenario, artifact) == (KNOWN, artifact.finding)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
