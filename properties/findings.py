@@ -320,7 +320,8 @@ FINDINGS: tuple[Finding, ...] = (
         ident="F-PORT-TMAP-STALE-ALIAS",
         runtime="tensormap_and_ringbuffer",
         property_name="run.unexpected_fatal.TENSORMAP_OVERFLOW",
-        spec="INV-S6 condition 5 (sufficient sizing); INV-P3 (exhaustion is back-pressure while reclaim is possible)",
+        spec="INV-S6 conditions 3 and 5 (sufficient sizing); INV-P3 and INV-P1 (exhaustion is back-pressure while "
+        "reclaim is possible)",
         cxx_functions=(
             "orch_mark_fatal (RT/pto_orchestrator.cpp: called by ensure_tensormap_capacity after the backstop)",
             "ensure_tensormap_capacity (RT/pto_orchestrator.cpp: waits after compute_task_fanin's claims)",
