@@ -353,7 +353,8 @@ FINDINGS: tuple[Finding, ...] = (
         applies_text="a submit may look up a runtime-created tensor at the reused heap address of an older "
         "registered one (properties.sizing.heap_alias_lookups)",
         # the reference model reaches the same latch (tests/regressions/tmap_stale_alias_stall_model.json) and
-        # reports it as expected_outcome (INV-E2), blamed on ensure_tensormap_capacity
+        # reports it as expected_outcome (INV-E2), blamed on ensure_tensormap_capacity; the dep-list pool's
+        # stall (tests/regressions/tmap_stale_alias_dep_pool.json) latches DEP_POOL_OVERFLOW in ensure_space
         other_properties=("expected_outcome", "run.unexpected_fatal.DEP_POOL_OVERFLOW"),
         # F-PORT-DEP-RECLAIM-ALLOC-MARK has the dep-pool signature on the same programs: the submit in progress
         # must hold a claim no program edge explains

@@ -136,7 +136,7 @@ class Static:
 
 
 _PLAIN = (int, bool, str, float, type(None))
-_PLAIN_TYPES = frozenset(_PLAIN)  # exact types: a subclass (an IntEnum) still goes through the conversions
+_PLAIN_TYPES = frozenset(_PLAIN)  # exact types: a tuple holding anything else takes the element-wise path
 
 
 def _plain_value(name: str, value: object) -> Hashable:
