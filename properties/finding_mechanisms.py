@@ -20,6 +20,7 @@ from runtime.execution import ReplayScheduler, decode_schedule, run_once
 from runtime.trb import TrbSystem
 
 TRB = "tensormap_and_ringbuffer"
+_CLAIM = "append_fanin_or_fail L(r"  # the port's claim step, "... L(r<ring>s<slot>): ..."
 
 
 def _static_producers(info: ProgramInfo, task: int) -> set[int]:
@@ -28,8 +29,9 @@ def _static_producers(info: ProgramInfo, task: int) -> set[int]:
     return {row.pred for row in derive_all_edges(info) if row.succ == task}
 
 
-def _replayed_port(artifact: Artifact) -> tuple[TrbSystem, list[str]] | None:
-    """The port after the artifact's recorded schedule, and the orchestrator's op texts in order."""
+def _port_submit(artifact: Artifact) -> tuple[TrbSystem, list[str], int] | None:
+    """For a port run: the port after the recorded schedule, the orchestrator's op texts in order, and the
+    plan index of the task it was submitting (-1: none yet)."""
     if artifact.kind != "port-run" or artifact.scenario.runtime != TRB or not artifact.schedule:
         return None
     schedule = decode_schedule(artifact.schedule, "artifact")
@@ -37,73 +39,64 @@ def _replayed_port(artifact: Artifact) -> tuple[TrbSystem, list[str]] | None:
     scheduler = ReplayScheduler(schedule, system.thread_names())
     scheduler.new_execution()
     result = run_once(system, scheduler, [], max_steps=len(schedule), record_trace=True)
-    return system, [rec.op.what for rec in result.trace if rec.tid == 0]
+    return system, [rec.op.what for rec in result.trace if rec.tid == 0], system.ghost_submitting
 
 
-def _model_end(artifact: Artifact) -> tuple[TrbModel, Any] | None:
+def _model_submit(artifact: Artifact) -> tuple[TrbModel, Any, int] | None:
+    """For a model path: the model, the state the path ends in, and the task at the orchestrator's program
+    counter (-1: none)."""
     if artifact.kind != "model-path" or artifact.scenario.runtime != TRB:
         return None
     model = TrbModel(artifact.scenario)
     state = model.initial_states()[0]
     for action in artifact.actions:
         state = model.next_state(state, action)
-    return model, state
+    return model, state, model.info.instrs[state[S_PC]].task
 
 
 def holds_alias_claim(artifact: Artifact) -> bool:
     """F-PORT-TMAP-STALE-ALIAS: where the run stopped, the submit in progress holds a claim on a producer no
     edge of the program names (so the claim came from a TensorMap entry met at a reused address)."""
-    port = _replayed_port(artifact)
+    port = _port_submit(artifact)
     if port is not None:
-        system, orch_ops = port
-        task = system.ghost_submitting
+        system, orch_ops, task = port
         if task < 0:
             return False
         since = max((i for i, what in enumerate(orch_ops) if what.startswith("prepare_task(")), default=-1)
         claimed: set[int] = set()
         for what in orch_ops[since + 1 :]:
-            if what.startswith("append_fanin_or_fail L(r"):
-                ring, slot = what[len("append_fanin_or_fail L(r") :].split(")")[0].split("s")
-                g = system.slot_base[int(ring)] + int(slot)
-                claimed.add(system.task_of_slot(g))
+            if what.startswith(_CLAIM):
+                ring, slot = what[len(_CLAIM) :].split(")")[0].split("s")
+                claimed.add(system.task_of_slot(system.slot_base[int(ring)] + int(slot)))
         names = [t.name for t in system.plan.tasks]
         info = ProgramInfo(artifact.scenario)
         index = {t.name: t.index for t in info.tasks}
         static = _static_producers(info, index[names[task]])
         return any(p >= 0 and index[names[p]] not in static for p in claimed)
-    end = _model_end(artifact)
-    if end is None:
+    model_end = _model_submit(artifact)
+    if model_end is None or model_end[2] < 0:
         return False
-    model, state = end
-    task = model.info.instrs[state[S_PC]].task
-    if task < 0:
-        return False
-    edges = state[S_TASKS][task][T_EDGES]
+    model, state, task = model_end
     static = _static_producers(model.info, task)
-    return any(edge[0] != task and edge[0] not in static for edge in edges)
+    return any(edge[0] != task and edge[0] not in static for edge in state[S_TASKS][task][T_EDGES])
 
 
 def la_stops_after_an_alloc_task(artifact: Artifact) -> bool:
     """F-PORT-DEP-RECLAIM-ALLOC-MARK: where the run stopped, the ring of the submit in progress has its
     last_task_alive right after a hidden alloc task (whose dep_pool_mark reclaim reads and alloc_tensors
     never writes)."""
-    port = _replayed_port(artifact)
+    port = _port_submit(artifact)
     if port is not None:
-        system, _ops = port
-        task = system.ghost_submitting
+        system, _ops, task = port
         if task < 0:
             return False
         ring = system.plan.tasks[task].ring
         before = system.plan.task_at.get((ring, system.c[system.R_LA + ring] - 1), -1)
         return before >= 0 and system.plan.tasks[before].is_alloc
-    end = _model_end(artifact)
-    if end is None:
+    model_end = _model_submit(artifact)
+    if model_end is None or model_end[2] < 0:
         return False
-    model, state = end
-    task = model.info.instrs[state[S_PC]].task
-    if task < 0:
-        return False
+    model, state, task = model_end
     ring = model.info.tasks[task].ring
     la = state[S_RINGS][ring][R_LA]
-    previous = [t for t in model.info.tasks if t.ring == ring and t.local == la - 1]
-    return bool(previous) and previous[0].is_alloc
+    return any(t.is_alloc for t in model.info.tasks if t.ring == ring and t.local == la - 1)
