@@ -383,7 +383,10 @@ class TrbModel:
                     return total
             for ai in t.registrations:
                 buffer = t.args[ai].buffer
-                for row in (registrants.setdefault(buffer, []), heap_registrants.setdefault(info.heap_ring(buffer), [])):
+                rows = [registrants.setdefault(buffer, [])]
+                if info.heap_ring(buffer) >= 0:
+                    rows.append(heap_registrants.setdefault(info.heap_ring(buffer), []))
+                for row in rows:
                     if not row or row[-1] != t.index:
                         row.append(t.index)
         return total

@@ -16,11 +16,11 @@ from model.dependencies import derive_all_edges
 from model.program import ProgramInfo
 from model.trb_model import R_LA, S_PC, S_RINGS, S_TASKS, T_EDGES, TrbModel
 from properties.artifacts import Artifact
+from runtime.core import Op
 from runtime.execution import ReplayScheduler, decode_schedule, run_once
 from runtime.trb import TrbSystem
 
 TRB = "tensormap_and_ringbuffer"
-_CLAIM = "append_fanin_or_fail L(r"  # the port's claim step, "... L(r<ring>s<slot>): ..."
 
 
 def _static_producers(info: ProgramInfo, task: int) -> set[int]:
@@ -29,9 +29,9 @@ def _static_producers(info: ProgramInfo, task: int) -> set[int]:
     return {row.pred for row in derive_all_edges(info) if row.succ == task}
 
 
-def _port_submit(artifact: Artifact) -> tuple[TrbSystem, list[str], int] | None:
-    """For a port run: the port after the recorded schedule, the orchestrator's op texts in order, and the
-    plan index of the task it was submitting (-1: none yet)."""
+def _port_submit(artifact: Artifact) -> tuple[TrbSystem, list[Op], int] | None:
+    """For a port run: the port after the recorded schedule, the orchestrator's ops in order, and the plan
+    index of the task it was submitting (-1: none yet)."""
     if artifact.kind != "port-run" or artifact.scenario.runtime != TRB or not artifact.schedule:
         return None
     schedule = decode_schedule(artifact.schedule, "artifact")
@@ -39,7 +39,7 @@ def _port_submit(artifact: Artifact) -> tuple[TrbSystem, list[str], int] | None:
     scheduler = ReplayScheduler(schedule, system.thread_names())
     scheduler.new_execution()
     result = run_once(system, scheduler, [], max_steps=len(schedule), record_trace=True)
-    return system, [rec.op.what for rec in result.trace if rec.tid == 0], system.ghost_submitting
+    return system, [rec.op for rec in result.trace if rec.tid == 0], system.ghost_submitting
 
 
 def _model_submit(artifact: Artifact) -> tuple[TrbModel, Any, int] | None:
@@ -62,12 +62,15 @@ def holds_alias_claim(artifact: Artifact) -> bool:
         system, orch_ops, task = port
         if task < 0:
             return False
-        since = max((i for i, what in enumerate(orch_ops) if what.startswith("prepare_task(")), default=-1)
-        claimed: set[int] = set()
-        for what in orch_ops[since + 1 :]:
-            if what.startswith(_CLAIM):
-                ring, slot = what[len(_CLAIM) :].split(")")[0].split("s")
-                claimed.add(system.task_of_slot(system.slot_base[int(ring)] + int(slot)))
+        since = max((i for i, op in enumerate(orch_ops) if op.cite.function == "prepare_task"), default=-1)
+        fanout_counts = range(system.S_FC, system.S_FC + system.n_slots)
+        claimed = {  # a claim is the fanout_count++ of the producer's slot
+            system.task_of_slot(cell - system.S_FC)
+            for op in orch_ops[since + 1 :]
+            if op.cite.function == "append_fanin_or_fail"
+            for cell in op.writes
+            if cell in fanout_counts
+        }
         names = [t.name for t in system.plan.tasks]
         info = ProgramInfo(artifact.scenario)
         index = {t.name: t.index for t in info.tasks}
