@@ -18,8 +18,8 @@ The golden is defined only when the program orders every pair of conflicting acc
 guaranteed edges: explicit, creator and TensorMap, `model.dependencies.derive_all_edges`); a program
 with a race of its own gets "not applicable" with the racing pair, never a pass. On the TRB port the
 same holds for a program that lets a heap block be reclaimed under a task still to touch it (no RETAIN
-keeps the creator's block alive, e.g. a MANUAL-scope reader without a dependency on the creator:
-`program_lifetime_gaps`).
+keeps the creator's block alive, e.g. a MANUAL-scope reader without a dependency on the creator), or under
+the orchestrator's own get/set_tensor_data after the creator's scope ended (`program_lifetime_gaps`).
 
 Use: `check_data(system)` after a run of `TrbSystem(scenario, data=True)`; `DataObserver` /
 `data_observers()` for searches and campaigns.
@@ -303,7 +303,8 @@ def _tensor_data_races(scenario: Scenario, program: DataProgram, info: ProgramIn
 
 def program_lifetime_gaps(scenario: Scenario, program: DataProgram) -> tuple[str, ...]:
     """Accesses of a runtime-allocated buffer (a heap-ring block) that nothing keeps alive until the
-    accessing task has finished, so the allocator may reclaim the block and hand it out under the task.
+    accessing task has finished, so the allocator may reclaim the block and hand it out under the task;
+    and get/set_tensor_data accesses no open scope protects (`_tensor_data_lifetime_gaps`).
 
     A block of task C is handed out again only after last_task_alive of C's ring passes C, which needs
     C and every earlier task of that ring CONSUMED. So task T may touch C's buffer when some task E of
@@ -374,7 +375,41 @@ def program_lifetime_gaps(scenario: Scenario, program: DataProgram) -> tuple[str
             where = "inside a MANUAL scope (no creator edge) " if info.tasks[ti].manual else ""
             out.append(f"{tasks[ti].name} {'reads' if a.reads else 'writes'} {a.buffer} (created by {tasks[c].name}) "
                        f"{where}while nothing retains {tasks[c].name}'s heap block until {tasks[ti].name} completes")
+    out.extend(_tensor_data_lifetime_gaps(scenario, info, submitted_at, scope_end_at))
     return tuple(dict.fromkeys(out))
+
+
+def _tensor_data_lifetime_gaps(
+    scenario: Scenario, info: ProgramInfo, submitted_at: dict[int, int], scope_end_at: dict[int, int]
+) -> list[str]:
+    """get/set_tensor_data of a runtime-created buffer after its creator C may no longer be pinned.
+
+    The orchestrator's own access holds no reference: wait_for_tensor_ready (pto_runtime2.cpp @ simpler
+    6ebaf7715) waits for the owner and the writers to complete, and their completion may be what lets C
+    be consumed. So the block is certainly there only while the heap tail cannot pass it: while some task
+    E of C's ring with local id <= C's is still pinned by its open scope (E = C: the access is inside C's
+    scope). A RETAIN holder does not help, since nothing orders the access before the holder's completion."""
+    tasks = scenario.tasks()
+    out: list[str] = []
+    tdata = [(k, ins) for k, ins in enumerate(info.instrs) if ins.kind == I_TDATA]
+    positions = [pos for pos, op in enumerate(scenario.program) if isinstance(op, TensorData)]
+    for pos, (k, ins) in zip(positions, tdata, strict=True):
+        arg = ins.region_arg
+        assert arg is not None
+        c = arg.owner
+        if c < 0:  # an external buffer: the host owns it
+            continue
+        ring, local = info.tasks[c].ring, info.tasks[c].local
+        pinned = any(
+            submitted_at[e] < k < scope_end_at.get(e, len(info.instrs))
+            for e in range(len(info.tasks))
+            if info.tasks[e].ring == ring and info.tasks[e].local <= local and e in submitted_at
+        )
+        if not pinned:
+            what = "set" if ins.write else "get"
+            out.append(f"{what}_tensor_data at program[{pos}] touches a buffer created by {tasks[c].name} after "
+                       f"{tasks[c].name}'s scope ended, while no open scope pins {tasks[c].name}'s heap block")
+    return out
 
 
 # ------------------------------------------------------------------------------------------ comparison

@@ -260,3 +260,55 @@ def test_a_multi_part_task_whose_arguments_alias_has_no_single_golden() -> None:
     racy, single = _aliasing_task(2), _aliasing_task(1)
     assert any("two arguments alias x bytes" in r for r in program_races(racy, bind(racy)))
     assert program_races(single, bind(single)) == ()
+
+
+def _stale_read(inside_scope: bool) -> Scenario:
+    """The data campaign's seed-505 shape, reduced: A allocates b in an inner AUTO scope; the orchestrator
+    reads b with get_tensor_data inside that scope, or after it ended and B (same ring) allocated again."""
+    read = TensorData(False, Region("b", (2, 8), (8, 1)))
+    program: tuple[Op, ...] = (
+        ScopeBegin(ScopeMode.AUTO),
+        Alloc("A", (OutputSpec("b", (2, 8), "FLOAT32"),)),
+        *((read,) if inside_scope else ()),
+        ScopeEnd(),
+        ScopeBegin(ScopeMode.AUTO),
+        Alloc("B", (OutputSpec("c", (4, 1), "FLOAT32"),)),
+        ScopeEnd(),
+        *(() if inside_scope else (read,)),
+    )
+    config = Config(task_window=(4,) * 4, heap_bytes=(1024,) * 4, dep_pool=(8,) * 4, scheduler_threads=1, clusters=1)
+    return validate(Scenario(f"stale_read_{'inside' if inside_scope else 'after'}", config, (), program))
+
+
+def _tensor_reads_off_golden(system: TrbSystem) -> int:
+    path = system.data
+    assert isinstance(path, TrbDataPath)
+    gold = golden(system.scenario, path.program, path.seed)
+    return sum(
+        1 for key, want in gold.tensor_reads.items()
+        if path.tensor_reads[key].tobytes() != want.tobytes()
+    )
+
+
+def test_a_get_tensor_data_after_the_creators_scope_ended_is_a_lifetime_gap() -> None:
+    """The orchestrator's read holds no reference: once A's scope ended nothing pins A's block, the heap
+    reclaims it, and the read returns whatever is there (the port's poison). So there is no golden: the data
+    check says "not applicable" with the reason (it reported a mismatch before: data campaign, seed 505)."""
+    scenario = _stale_read(inside_scope=False)
+    gaps = program_lifetime_gaps(scenario, bind(scenario))
+    assert gaps == ("get_tensor_data at program[6] touches a buffer created by A after A's scope ended, while no "
+                    "open scope pins A's heap block",)
+    for seed in range(3):
+        system, observer = _run(scenario, seed)
+        assert _tensor_reads_off_golden(system) > 0  # the gap is real: the read saw reclaimed bytes
+        assert observer.verdict is not None
+        assert not observer.verdict.applicable and observer.verdict.reason == gaps[0]
+
+
+def test_a_get_tensor_data_inside_the_creators_scope_stays_applicable_and_matches() -> None:
+    scenario = _stale_read(inside_scope=True)
+    assert program_lifetime_gaps(scenario, bind(scenario)) == ()
+    for seed in range(3):
+        system, observer = _run(scenario, seed)
+        assert _tensor_reads_off_golden(system) == 0
+        assert observer.verdict is not None and observer.verdict.applicable and observer.verdict.ok
