@@ -2,8 +2,9 @@
 
 A campaign is a weighted list of arms. Each arm draws a scenario from a family (a Hypothesis strategy
 of properties.strategies, or the built-in scenarios) and runs it on a target: the reference model under
-bounded exploration, or the port under a scheduler family (random, PCT, round-robin). The arm is the
-first choice of every input, so mutating an input can move it to another arm.
+bounded exploration, the port under a scheduler family (random, PCT, round-robin), or the port under the
+preemption-bounded DFS (arms with schedulers `(DFS,)`). The arm is the first choice of every input, so
+mutating an input can move it to another arm.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 from hypothesis import strategies as st
 
 from fuzz.campaigns.families import tiled_scenarios
-from fuzz.campaigns.targets import PORT_SCHEDULERS, PortParams
+from fuzz.campaigns.targets import DFS, PORT_SCHEDULERS, PortParams
 from model.builders import BUILTIN_SCENARIOS
 from model.errors import PtocheckError
 from model.scenario import Scenario
@@ -58,6 +59,9 @@ def _builtin_trb() -> st.SearchStrategy[Scenario]:
 
 
 MEDIUM_LIMITS = replace(SMALL_LIMITS, max_tasks=8, max_block_num=3, max_clusters=2, multi_round=True)
+TINY_LIMITS = replace(SMALL_LIMITS, max_tasks=4)
+"""Programs whose port the DFS can search: with one scheduler thread, preemption bound 1 usually finishes in
+10k-50k states (2-10 CPU-s); two scheduler threads or six tasks do not finish bound 0 in 100k states."""
 EARLY_LIMITS = replace(MEDIUM_LIMITS, max_block_num=4, early_resolve=True)
 
 FAMILIES: dict[str, Family] = {
@@ -67,6 +71,15 @@ FAMILIES: dict[str, Family] = {
             "small",
             "random programs of at most 4 tasks (properties.strategies.SMALL_LIMITS), any sizing",
             lambda: scenarios(SMALL_LIMITS, sizing="any", name="fuzz_small"),
+            decided,
+        ),
+        Family(
+            "tiny",
+            "random programs of at most 4 tasks on one scheduler thread and one cluster, any sizing: small "
+            "enough for the port's DFS to finish preemption bound 1 on most of them",
+            lambda: scenarios(TINY_LIMITS, sizing="any", name="fuzz_tiny").map(
+                lambda sc: sc.with_config(scheduler_threads=1)
+            ),
             decided,
         ),
         Family(
@@ -147,7 +160,7 @@ class Arm:
     name: str
     target: str  # MODEL or PORT
     family: str
-    schedulers: tuple[str, ...] = ()  # port only: a subset of PORT_SCHEDULERS
+    schedulers: tuple[str, ...] = ()  # port only: a subset of PORT_SCHEDULERS, or (DFS,)
     weight: int = 1
     runs: int | None = None  # port only: runs per drawn scenario (default: the campaign's port_runs)
 
@@ -160,6 +173,7 @@ class Campaign:
     model_max_states: int = 20_000
     port_runs: int = 2  # runs per drawn scenario (each with its own seed)
     port_max_steps: int = 200_000
+    dfs_max_states: int = 20_000  # DFS arms: distinct states searched per drawn program
     port_observers: tuple[str, ...] = (PORT_CHECKS,)  # per-step property sets (properties.replay.OBSERVER_SETS)
     runtime: str = "tensormap_and_ringbuffer"  # another runtime: fuzz.campaigns.other.campaign_on
 
@@ -262,6 +276,17 @@ CAMPAIGNS: dict[str, Campaign] = {
             (Arm("port-tso", PORT, "tso", RANDOM_PCT),),
         ),
         Campaign(
+            "systematic",
+            "the port's every interleaving up to a preemption bound, not a sample: each drawn tiny program "
+            "(at most 4 tasks, one scheduler thread) is searched by the stateful DFS (runtime/dfs.py), bounds "
+            "0, 1 (and 2 when drawn) in turn, cut at dfs_max_states states; a failing end is judged strictly",
+            # One preemption at the right step is what the alias stall (F-PORT-TMAP-STALE-ALIAS) needed on
+            # 4 tasks, which a sampled schedule rarely takes. Larger programs do not finish bound 0 (see
+            # TINY_LIMITS), and a cut DFS only varies the end of one schedule: they are the sampled arms' job.
+            (Arm("dfs-tiny", PORT, "tiny", (DFS,)),),
+            dfs_max_states=60_000,
+        ),
+        Campaign(
             "builtin",
             "the built-in scenarios on the port under random and PCT schedules",
             (Arm("port-builtin", PORT, "builtin", RANDOM_PCT),),
@@ -292,9 +317,10 @@ def get_campaign(name: str) -> Campaign:
 
 
 def port_params(arm: Arm) -> st.SearchStrategy[PortParams]:
+    """Scheduler parameters: for PCT its depth d, for the DFS its preemption bound (1 or 2)."""
     return st.builds(
         PortParams,
         scheduler=st.sampled_from(arm.schedulers or ("random",)),
         seed=st.integers(0, 2**63 - 1),
-        depth=st.integers(1, 3),
+        depth=st.integers(1, 2) if arm.schedulers == (DFS,) else st.integers(1, 3),
     )

@@ -203,6 +203,17 @@ class PortCoverage:
     """An observer that records the port features of a run (see the module docstring); never fails."""
 
     def __init__(self, system: TrbSystem) -> None:
+        self.pressure: set[tuple[str, int, str]] = set()
+        self.functions: set[str] = set()
+        self.slot_values: set[tuple[int, int, int]] = set()
+        self.blocked: set[str] = set()
+        self.backstops: set[str] = set()
+        self.lookups: set[tuple[str, str]] = set()
+        self.attach(system)
+
+    def attach(self, system: TrbSystem) -> None:
+        """Observe `system` from now on, keeping what was recorded so far (a search observes many runs of
+        one scenario, on fresh or reset systems; its coverage is their union)."""
         self.system = system
         self.cells = system.c
         g = system.n_slots
@@ -211,12 +222,6 @@ class PortCoverage:
         }
         self.heap_cells = {cell: r for r in range(4) for cell in (system.AL_TOP + r, system.AL_TAIL + r)}
         self.dep_cells = {cell: r for r in range(4) for cell in (system.DP_TOP + r, system.DP_TAIL + r)}
-        self.pressure: set[tuple[str, int, str]] = set()
-        self.functions: set[str] = set()
-        self.slot_values: set[tuple[int, int, int]] = set()
-        self.blocked: set[str] = set()
-        self.backstops: set[str] = set()
-        self.lookups: set[tuple[str, str]] = set()
         self._lookup = system._fx_lookup
         system._fx_lookup = self._on_lookup  # type: ignore[method-assign]
 

@@ -189,7 +189,9 @@ class Lane:
         self.model_target = ModelTarget(campaign.model_max_states)
         self.port_target: PortTarget | OtherPortTarget
         if campaign.runtime == TRB:
-            self.port_target = PortTarget(campaign.port_runs, campaign.port_max_steps, campaign.port_observers)
+            self.port_target = PortTarget(
+                campaign.port_runs, campaign.port_max_steps, campaign.port_observers, campaign.dfs_max_states
+            )
         else:
             self.port_target = OtherPortTarget(campaign.port_runs, campaign.port_max_steps)
         self.entries: list[_Entry] = [_Entry(b, frozenset()) for b in corpus.load_inputs(campaign.name)]

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from fuzz.campaigns.catalogue import FAMILIES, PORT, Arm, Campaign, Family
 from fuzz.campaigns.targets import (
+    DFS,
     Context,
     Execution,
     Found,
@@ -121,7 +122,12 @@ def campaign_on(campaign: Campaign, runtime: str) -> Campaign:
 
 
 def _arms_on(campaign: Campaign, runtime: str) -> tuple[Arm, ...]:
-    return tuple(a for a in campaign.arms if a.target == PORT and family_on(a.family, runtime) is not None)
+    """Port arms whose family runs on `runtime` and that schedule runs one at a time (the DFS arms search
+    the tensormap_and_ringbuffer port only)."""
+    return tuple(
+        a for a in campaign.arms
+        if a.target == PORT and DFS not in a.schedulers and family_on(a.family, runtime) is not None
+    )
 
 
 def check_runtime_mutants(runtime: str, mutants: tuple[str, ...]) -> None:

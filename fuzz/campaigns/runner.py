@@ -25,6 +25,7 @@ from fuzz.campaigns.coverage import CATEGORIES, CoverageMap, as_plain, universe_
 from fuzz.campaigns.engine import FindingReport, Lane, Progress
 from fuzz.campaigns.known import KNOWN, MUTANT, NEW
 from fuzz.campaigns.other import TRB, campaign_on, check_runtime_mutants
+from fuzz.campaigns.targets import DFS, DFS_MAX_PREEMPTIONS
 from fuzz.corpus import Corpus
 from model.errors import PtocheckError
 from properties.artifacts import parse_artifact
@@ -88,6 +89,7 @@ class FuzzSummary:
     stats_path: str
     lanes: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    states_noun: str = "model states"
 
     @property
     def new_findings(self) -> list[FindingSummary]:
@@ -104,6 +106,15 @@ class FuzzSummary:
     @property
     def rate(self) -> float:
         return self.executions / self.seconds if self.seconds > 0 else 0.0
+
+
+def states_noun(campaign: Campaign) -> str:
+    """What the campaign's state count counts: the model explorer's states, the port DFS's, or both."""
+    model = any(a.target == "model" for a in campaign.arms)
+    dfs = any(DFS in a.schedulers for a in campaign.arms)
+    if model and dfs:
+        return "states (model BFS + port DFS)"
+    return "port DFS states" if dfs else "model states"
 
 
 def parse_budget(text: str) -> float:
@@ -273,7 +284,7 @@ class Aggregator:
             left = f"  {max(0.0, self._deadline - time.monotonic()):.0f}s left"
         elif self.options.iterations is not None:
             left = f"  {max(0, self.options.iterations - s['iterations'])} iterations left"
-        states = f"  {s['states']:,} model states" if s["states"] else ""
+        states = f"  {s['states']:,} {states_noun(self.campaign)}" if s["states"] else ""
         found = f"findings {new} new, {known} known" + (f", {mutant} mutant" if mutant else "") + f" (+{dups} dup)"
         return (
             f"[fuzz {self.campaign.name}] {elapsed:6.1f}s  {s['executions']:,} exec ({rate:.1f}/s){states}  "
@@ -328,6 +339,8 @@ class Aggregator:
             parts.append(f"model_states_per_scenario={self.campaign.model_max_states}")
         if any(a.target == "port" for a in self.campaign.arms):
             parts.append(f"port_max_steps=min({self.campaign.port_max_steps}, 10000+1000*tasks*runs)")
+        if any(DFS in a.schedulers for a in self.campaign.arms):
+            parts.append(f"dfs_states_per_scenario={self.campaign.dfs_max_states}, dfs_preemptions<={DFS_MAX_PREEMPTIONS}")
         return FuzzSummary(
             campaign=self.campaign.name,
             seed=self.seed,
@@ -350,6 +363,7 @@ class Aggregator:
             stats_path=str(self.corpus.stats_path(self.campaign.name)),
             lanes=dict(self.stats["lanes"].get(str(self.seed), {})),
             warnings=list(self.session_warnings),
+            states_noun=states_noun(self.campaign),
         )
 
 
@@ -568,7 +582,7 @@ def format_summary(s: FuzzSummary) -> str:
     state = " (interrupted)" if s.interrupted else ""
     resumed = ", resumed" if s.resumed else ""
     lines.append(f"campaign {s.campaign}: seed {s.seed}, {s.workers} worker(s){resumed}{state}")
-    model_states = f", {s.states:,} model states" if s.states else ""
+    model_states = f", {s.states:,} {s.states_noun}" if s.states else ""
     port_steps = f", {s.steps:,} port steps" if s.steps else ""
     lines.append(
         f"  {s.iterations:,} inputs ({s.invalid} invalid), {s.executions:,} executions in {s.seconds:.1f}s "

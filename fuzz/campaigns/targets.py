@@ -10,6 +10,11 @@ artifact. Both targets judge with the properties the campaign names:
   fatal, tasks lost or consumed twice) plus the named per-step observer sets of the campaign
   (`properties.replay.observer_factory`; `port_checks` is properties.port_checks), which every
   artifact records so that its replay checks exactly the same properties.
+
+The port runs under one single-run scheduler per run (random, PCT, round-robin), or, for the DFS arms,
+under the stateful DFS of runtime/dfs.py, which visits every interleaving up to a preemption bound and a
+state cap; the failing schedule it finds is replayed and judged exactly as a single run's would be, so its
+artifact is an ordinary `port-run` artifact.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from hashlib import blake2b
 from typing import Any
 
 from fuzz.campaigns.coverage import CoveredModel, PortCoverage
+from model.errors import PtocheckError
 from model.explorer import Violation, explore
 from model.program import I_ALLOC, I_BEGIN, I_DONE, I_END, I_TDATA
 from model.protocol import PropertyKind
@@ -56,6 +62,7 @@ from properties.replay import (
     run_port_system,
 )
 from runtime.core import Observer, System
+from runtime.dfs import DfsEngine, FailedExecution
 from runtime.execution import (
     RandomScheduler,
     ReplayDivergence,
@@ -65,9 +72,15 @@ from runtime.execution import (
     encode_schedule,
 )
 from runtime.pct import PCTScheduler
+from runtime.trb import TrbSystem
 
 MODEL_ENGINE = "bounded BFS (reference model)"
 PORT_SCHEDULERS = ("random", "pct", "round-robin")
+DFS = "dfs"
+"""The port under runtime.dfs: every interleaving of the drawn program up to a preemption bound (the
+drawn `depth`, at most DFS_MAX_PREEMPTIONS), cut at the campaign's `dfs_max_states`."""
+DFS_MAX_PREEMPTIONS = 2
+DFS_KEEP_FAILURES = 64  # failing ends kept per search: the ones the strict judge accepts are skipped
 
 
 @dataclass(frozen=True)
@@ -279,6 +292,10 @@ def make_port_scheduler(params: PortParams, run_seed: int, steps_estimate: int) 
             f"PCT depth {params.depth}, k={steps_estimate}, run seed {pct.run_seed} (master {run_seed}), "
             f"random after step {horizon}"
         )
+    if params.scheduler != "round-robin":  # the DFS is a search, not a scheduler of one run (PortTarget._search)
+        raise PtocheckError(
+            f"no single-run scheduler named {params.scheduler!r}", "scheduler", f"use one of {', '.join(PORT_SCHEDULERS)}"
+        )
     rr = RoundRobinScheduler()
     rr.new_execution()
     return rr, "round-robin scheduler"
@@ -300,14 +317,23 @@ class PortTarget:
 
     kind = "port"
 
-    def __init__(self, runs: int, max_steps: int = DEFAULT_PORT_MAX_STEPS, observers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        runs: int,
+        max_steps: int = DEFAULT_PORT_MAX_STEPS,
+        observers: tuple[str, ...] = (),
+        dfs_max_states: int = 20_000,
+    ) -> None:
         self.runs = runs
         self.max_steps = max_steps
         self.observer_names = observers
         self.observers = observer_factory(observers)
+        self.dfs_max_states = dfs_max_states
 
     def execute(self, scenario: Scenario, ctx: Context, params: PortParams, runs: int | None = None) -> Execution:
         """`runs` (an arm's own count) replaces the campaign's runs per scenario."""
+        if params.scheduler == DFS:
+            return self._search(scenario, ctx, params)
         ex = Execution()
         max_steps = port_step_limit(scenario, self.max_steps)
         extra_observers = self.observers
@@ -337,6 +363,78 @@ class PortTarget:
                     found_ctx = replace(ctx, mutants=())  # the unmutated port fails the same way
                 ex.found.append(self._found(scenario, found_ctx, params, run, run_seed, engine, max_steps))
         return ex
+
+    def _search(self, scenario: Scenario, ctx: Context, params: PortParams) -> Execution:
+        """The drawn program under the exhaustive DFS. The search judges every end by the system's goal
+        (every task consumed, or the expected fatal) and the per-step checks; its failing end is then
+        replayed through the campaign's strict judgement (`run_port_system`), which is what names it and
+        makes its artifact. On a program whose outcome is not asserted, a latched fatal is no failure: the
+        search then keeps going and each failing end it kept is judged until one fails strictly."""
+        bound = min(params.depth, DFS_MAX_PREEMPTIONS)
+        max_steps = port_step_limit(scenario, self.max_steps)
+        extra_observers = self.observers
+        coverage: list[PortCoverage] = []
+
+        def observers(system: System) -> Sequence[Observer]:
+            assert isinstance(system, TrbSystem)
+            if coverage:
+                coverage[0].attach(system)
+            else:
+                coverage.append(PortCoverage(system))
+            return [coverage[0], *(extra_observers(system) if extra_observers is not None else ())]
+
+        def factory() -> System:
+            return port_system(scenario, ctx.mutants, self.observer_names)
+
+        result = DfsEngine(
+            factory,
+            preemption_bound=bound,
+            iterative=True,
+            observers=observers,
+            max_steps=max_steps,
+            max_states=self.dfs_max_states,
+            stop_at_first_failure=ctx.outcome_asserted,
+            keep_failures=DFS_KEEP_FAILURES,
+        ).run()
+        engine = f"DFS, preemption bound {bound} (iterative), {result.bounds_text()}"
+        ex = Execution(executions=result.executions, states=result.states, steps=result.transitions)
+        if coverage:
+            ex.features = coverage[0].features()
+        ex.features.update(f"outcome:port-dfs-{outcome.split(':')[0]}" for outcome in result.end_outcomes)
+        finished = "none" if result.completed_bound is None else str(result.completed_bound)
+        ex.features.add("outcome:port-dfs-complete" if result.complete else f"outcome:port-dfs-finished-bound-{finished}")
+        for failure in result.failures:
+            found = self._judge_search_failure(scenario, ctx, params, failure, engine, max_steps)
+            if found is not None:
+                ex.found.append(found)
+                break  # one artifact per input, as a stop-at-first-failure search would give
+        return ex
+
+    def _judge_search_failure(
+        self, scenario: Scenario, ctx: Context, params: PortParams, failure: FailedExecution, engine: str, max_steps: int
+    ) -> Found | None:
+        """Replay a search's failing schedule strictly; its artifact when the strict judgement fails it."""
+        system = port_system(scenario, ctx.mutants, self.observer_names)
+        replay = ReplayScheduler(failure.schedule, system.thread_names())
+        replay.new_execution()
+        step_limit = failure.property_id == RUN_STEP_LIMIT
+        run = run_port_system(
+            system, replay, observers=self.observers, max_steps=len(failure.schedule) + (0 if step_limit else 1),
+            outcome_asserted=ctx.outcome_asserted,
+        )
+        if not run.verdict.failed:
+            if ctx.outcome_asserted:  # both judge the same end; a disagreement is ptocheck's own bug
+                raise PtocheckError(
+                    f"the DFS failed a run ({failure.property_id}: {failure.message}) that the strict end-of-run "
+                    "judgement accepts",
+                    f"{scenario.name}, schedule {failure.schedule_text()}",
+                    "report it: runtime/trb/system.py work_left and properties/replay.py judge_port_run disagree",
+                )
+            return None
+        found_ctx = ctx
+        if ctx.mutants and fails_without_mutants(scenario, run, self.observers, ctx.outcome_asserted, self.observer_names):
+            found_ctx = replace(ctx, mutants=())
+        return self._found(scenario, found_ctx, params, run, params.seed, engine, max_steps)
 
     def _found(
         self, scenario: Scenario, ctx: Context, params: PortParams, run: PortRun, run_seed: int, engine: str, max_steps: int
