@@ -180,10 +180,13 @@ refinement check against the model and the model's ALWAYS properties on the stat
 sets its run was checked with (`extra.observers`) and its replay uses exactly those."""
 
 
-def port_system(scenario: Scenario, mutants: Sequence[str], observer_names: Sequence[str]) -> TrbSystem:
+def port_system(
+    scenario: Scenario, mutants: Sequence[str], observer_names: Sequence[str], *, accept_any_fatal: bool = False
+) -> TrbSystem:
     """The TRB port for a run checked by `observer_names`: with the data path when the data oracle is one
-    of them (inputs from data seed 0, so a replay sees the same bytes)."""
-    return TrbSystem(scenario, tuple(mutants), data=DATA_ORACLE in observer_names)
+    of them (inputs from data seed 0, so a replay sees the same bytes). `accept_any_fatal`: the run's goal
+    admits any latched fatal (a program whose outcome is not asserted; see TrbSystem)."""
+    return TrbSystem(scenario, tuple(mutants), data=DATA_ORACLE in observer_names, accept_any_fatal=accept_any_fatal)
 
 
 def observer_factory(names: Sequence[str]) -> ObserverFactory | None:

@@ -80,7 +80,6 @@ DFS = "dfs"
 """The port under runtime.dfs: every interleaving of the drawn program up to a preemption bound (the
 drawn `depth`, at most DFS_MAX_PREEMPTIONS), cut at the campaign's `dfs_max_states`."""
 DFS_MAX_PREEMPTIONS = 2
-DFS_KEEP_FAILURES = 64  # failing ends kept per search: the ones the strict judge accepts are skipped
 
 
 @dataclass(frozen=True)
@@ -365,11 +364,10 @@ class PortTarget:
         return ex
 
     def _search(self, scenario: Scenario, ctx: Context, params: PortParams) -> Execution:
-        """The drawn program under the exhaustive DFS. The search judges every end by the system's goal
-        (every task consumed, or the expected fatal) and the per-step checks; its failing end is then
-        replayed through the campaign's strict judgement (`run_port_system`), which is what names it and
-        makes its artifact. On a program whose outcome is not asserted, a latched fatal is no failure: the
-        search then keeps going and each failing end it kept is judged until one fails strictly."""
+        """The drawn program under the exhaustive DFS, stopping at its first failure. The search judges
+        every end by the system's goal (every task consumed, or the expected fatal; any latched fatal when
+        the outcome is not asserted) and the per-step checks; its failing end is then replayed through the
+        campaign's strict judgement (`run_port_system`), which names it and makes its artifact."""
         bound = min(params.depth, DFS_MAX_PREEMPTIONS)
         max_steps = port_step_limit(scenario, self.max_steps)
         extra_observers = self.observers
@@ -384,7 +382,7 @@ class PortTarget:
             return [coverage[0], *(extra_observers(system) if extra_observers is not None else ())]
 
         def factory() -> System:
-            return port_system(scenario, ctx.mutants, self.observer_names)
+            return port_system(scenario, ctx.mutants, self.observer_names, accept_any_fatal=not ctx.outcome_asserted)
 
         result = DfsEngine(
             factory,
@@ -393,8 +391,7 @@ class PortTarget:
             observers=observers,
             max_steps=max_steps,
             max_states=self.dfs_max_states,
-            stop_at_first_failure=ctx.outcome_asserted,
-            keep_failures=DFS_KEEP_FAILURES,
+            stop_at_first_failure=True,
         ).run()
         engine = f"DFS, preemption bound {bound} (iterative), {result.bounds_text()}"
         ex = Execution(executions=result.executions, states=result.states, steps=result.transitions)
@@ -404,16 +401,13 @@ class PortTarget:
         finished = "none" if result.completed_bound is None else str(result.completed_bound)
         ex.features.add("outcome:port-dfs-complete" if result.complete else f"outcome:port-dfs-finished-bound-{finished}")
         for failure in result.failures:
-            found = self._judge_search_failure(scenario, ctx, params, failure, engine, max_steps)
-            if found is not None:
-                ex.found.append(found)
-                break  # one artifact per input, as a stop-at-first-failure search would give
+            ex.found.append(self._judge_search_failure(scenario, ctx, params, failure, engine, max_steps))
         return ex
 
     def _judge_search_failure(
         self, scenario: Scenario, ctx: Context, params: PortParams, failure: FailedExecution, engine: str, max_steps: int
-    ) -> Found | None:
-        """Replay a search's failing schedule strictly; its artifact when the strict judgement fails it."""
+    ) -> Found:
+        """Replay a search's failing schedule strictly and make its artifact."""
         system = port_system(scenario, ctx.mutants, self.observer_names)
         replay = ReplayScheduler(failure.schedule, system.thread_names())
         replay.new_execution()
@@ -422,15 +416,13 @@ class PortTarget:
             system, replay, observers=self.observers, max_steps=len(failure.schedule) + (0 if step_limit else 1),
             outcome_asserted=ctx.outcome_asserted,
         )
-        if not run.verdict.failed:
-            if ctx.outcome_asserted:  # both judge the same end; a disagreement is ptocheck's own bug
-                raise PtocheckError(
-                    f"the DFS failed a run ({failure.property_id}: {failure.message}) that the strict end-of-run "
-                    "judgement accepts",
-                    f"{scenario.name}, schedule {failure.schedule_text()}",
-                    "report it: runtime/trb/system.py work_left and properties/replay.py judge_port_run disagree",
-                )
-            return None
+        if not run.verdict.failed:  # both judge the same end; a disagreement is ptocheck's own bug
+            raise PtocheckError(
+                f"the DFS failed a run ({failure.property_id}: {failure.message}) that the strict end-of-run "
+                "judgement accepts",
+                f"{scenario.name}, schedule {failure.schedule_text()}",
+                "report it: runtime/trb/system.py work_left and properties/replay.py judge_port_run disagree",
+            )
         found_ctx = ctx
         if ctx.mutants and fails_without_mutants(scenario, run, self.observers, ctx.outcome_asserted, self.observer_names):
             found_ctx = replace(ctx, mutants=())
