@@ -59,6 +59,13 @@ but not P); never "verified". Every end of a run is judged like `run_once` does:
 deadlock (nothing can run and work is left), the step limit, an observer Failure at a step or at the end
 are all failures, each with the schedule that reproduces it under `ReplayScheduler`.
 
+Starvation is not a livelock. A thread that never blocks (it polls or re-pushes without waiting) keeps
+running under a spent preemption bound while runnable threads starve, and its run would hit the step
+limit although any fair scheduler lets it end. A run at the step limit therefore continues under
+round-robin for as many steps again: a run that then ends is judged as any end (reaching the goal counts
+`fair_completions` among the bounds, since the starving prefix itself was not judged); one that still
+does not end is the step-limit failure (its schedule includes the continuation).
+
 Observers must judge from the executor's current state and the step record: the search resumes runs in
 the middle after a fast replay that observers do not see, and equal states share one verdict. Every
 reachable state (within the bound) is reached by at least one observed step, but a step pruned by a
@@ -637,12 +644,9 @@ class DfsEngine:
             self._judge_end()
             return None, True
         if depth >= self._max_steps:
-            self._cut["max_steps"] = self._max_steps
             if entry is not None:
                 entry.on_stack = False
-            self._record(
-                STEP_LIMIT, STEP_LIMIT_PROPERTY, f"the run did not end within {self._max_steps} steps", depth
-            )
+            self._finish_fairly()
             return None, False
         complete = True
         children: list[int] = []
@@ -784,6 +788,38 @@ class DfsEngine:
             if failure is not None:
                 return self._record(FAILURE, failure.property_id, failure.message, failure.step)
         return None
+
+    def _finish_fairly(self) -> None:
+        """The run reached the step limit. Under a preemption bound, a thread that never blocks (it polls,
+        or pops and re-pushes what it cannot place) keeps running while runnable threads starve, which no
+        fair scheduler does. So the run goes on under round-robin for up to `max_steps` more steps, checked
+        like any other step. If it then ends, it is judged as usual, and an end that reaches its goal is
+        counted as a cut of the search (`fair_completions`: the search left that starving prefix
+        unjudged). If it does not end, that is a livelock: a step-limit failure whose schedule (prefix and
+        continuation) replays it."""
+        ex = self._ex
+        last = self._path[-1] if self._path else -1
+        for _ in range(self._max_steps):
+            choices, fire = ex.choices()
+            if not choices:
+                break
+            later = [t for t in choices if t > last]
+            last = later[0] if later else choices[0]
+            if self._explore_step(last, fire) is not None:
+                return
+        if ex.choices()[0]:
+            self._cut["max_steps"] = self._max_steps
+            self._record(
+                STEP_LIMIT,
+                STEP_LIMIT_PROPERTY,
+                f"the run did not end within {self._max_steps} steps, nor in {self._max_steps} more under round-robin",
+                len(self._path),
+            )
+            return
+        failures = self._failures_total
+        self._judge_end()
+        if self._failures_total == failures:
+            self._cut["fair_completions"] = int(self._cut.get("fair_completions", 0)) + 1
 
     def _judge_end(self) -> None:
         """A run ended (nothing can run): judge it like run_once does."""

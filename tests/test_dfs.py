@@ -201,10 +201,53 @@ class Forever:
 
 
 def test_the_step_limit_is_a_failure_and_a_bound() -> None:
+    """A run that does not end within the step limit, nor within as many round-robin steps more."""
     result = dfs(Forever, max_steps=30)
     failure = result.failures[0]
-    assert failure.outcome == STEP_LIMIT and failure.property_id == STEP_LIMIT_PROPERTY and failure.step == 30
+    assert failure.outcome == STEP_LIMIT and failure.property_id == STEP_LIMIT_PROPERTY and failure.step == 60
+    assert len(failure.schedule) == 60 and "nor in 30 more under round-robin" in failure.message
     assert "max_steps=30" in result.bounds_text()
+
+
+class Starver:
+    """A poller that never blocks (each poll bumps its own counter) until a setter, also runnable, sets a
+    flag. Under preemption bound 0 the run that starts with the poller starves the setter forever: only a
+    fair scheduler ends it."""
+
+    def __init__(self) -> None:
+        self.mem = Memory()
+        self.flag = self.mem.alloc("flag")
+        self.polls = self.mem.alloc("polls")
+
+    def _poller(self) -> ThreadBody:
+        while True:
+            yield Op(OpKind.FETCH_ADD, "load flag; polls += 1", TOY, reads=(self.flag, self.polls), writes=(self.polls,))
+            self.mem.cells[self.polls] += 1
+            if self.mem.cells[self.flag]:
+                return
+
+    def _setter(self) -> ThreadBody:
+        yield Op(OpKind.STORE, "flag = 1", TOY, writes=(self.flag,))
+        self.mem.cells[self.flag] = 1
+
+    def threads(self) -> list[tuple[str, str, ThreadBody]]:
+        return [("poller", "worker", self._poller()), ("setter", "worker", self._setter())]
+
+    def fingerprint(self) -> Hashable:
+        return self.mem.snapshot()
+
+    def work_left(self) -> str | None:
+        return None
+
+
+def test_a_starved_thread_is_no_livelock_the_fair_continuation_ends_the_run() -> None:
+    """The poller-first run hits the step limit only because bound 0 never preempts it; round-robin lets
+    the setter run, the run ends at its goal, and the search says it cut that starving prefix."""
+    result = dfs(Starver, preemption_bound=0, max_steps=20)
+    assert result.failures == () and not result.complete
+    assert result.bounds["fair_completions"] == 1 and "max_steps" not in result.bounds
+    assert "fair_completions=1" in result.bounds_text()
+    assert result.executions == 2  # setter first, and the fairly completed poller-first run
 
 
 class Timeout:
