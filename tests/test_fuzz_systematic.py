@@ -22,7 +22,7 @@ ALIAS_ARTIFACT = Path(__file__).resolve().parent / "regressions" / "tmap_stale_a
 
 
 def _ctx(asserted: bool = True, mutants: tuple[str, ...] = ()) -> Context:
-    return Context("systematic", "dfs-small", "cmd", mutants, 0, 0, "", asserted)
+    return Context("systematic", "dfs-tiny", "cmd", mutants, 0, 0, "", asserted)
 
 
 def _alias_scenario() -> Scenario:
@@ -53,8 +53,8 @@ def test_bound_zero_does_not_find_it() -> None:
 
 
 def test_a_fatal_the_program_does_not_decide_is_no_failure() -> None:
-    """With the outcome not asserted, the stall's fatal ends are accepted by the strict judgement, and the
-    search goes on past them instead of reporting them."""
+    """With the outcome not asserted, a latched fatal is the search's goal (TrbSystem.accept_any_fatal, as
+    the strict judgement accepts it), so the stall's fatal ends are judged done and the search goes on."""
     ex = PortTarget(1, observers=(PORT_CHECKS,)).execute(
         _alias_scenario(), _ctx(asserted=False), PortParams(DFS, 7, depth=1)
     )
